@@ -1,0 +1,1 @@
+"""Authentication: login, tokens, the current user and role checks."""

@@ -1,0 +1,63 @@
+"""Typed settings for the API service, read from SPENDLENS_* environment variables and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The value shipped in .env.example; refused outside local and test so nobody runs production on it.
+EXAMPLE_SECRET_KEY = "change-me-this-is-not-a-secret"
+
+Environment = Literal["local", "test", "production"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SPENDLENS_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Environment = "local"
+    database_url: str = Field(
+        default="postgresql+psycopg2://postgres@127.0.0.1:5432/spendlens",
+        validation_alias=AliasChoices("SPENDLENS_DATABASE_URL", "DATABASE_URL"),
+    )
+    secret_key: str = EXAMPLE_SECRET_KEY
+    jwt_issuer: str = "spendlens"
+    jwt_audience: str = "spendlens-api"
+    access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    signup_enabled: bool = True
+    cors_origins: list[str] = ["http://127.0.0.1:5006", "http://localhost:5006"]
+    login_max_failures: int = Field(default=10, ge=1)
+    login_window_seconds: int = Field(default=15 * 60, ge=1)
+    log_level: str = "INFO"
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _refuse_example_secret(self) -> "Settings":
+        if self.env not in ("local", "test") and self.secret_key == EXAMPLE_SECRET_KEY:
+            raise ValueError(
+                "SPENDLENS_SECRET_KEY is the example default; set a real secret outside local/test"
+            )
+        if self.env not in ("local", "test") and len(self.secret_key) < 32:
+            raise ValueError("SPENDLENS_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The DSN with the psycopg2 driver named, whatever form DATABASE_URL was given in."""
+        return normalize_database_url(self.database_url)
+
+
+def normalize_database_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg2://" + url[len(prefix) :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,18 @@
+"""SQLAlchemy mapped classes; importing this package registers every table on Base.metadata."""
+
+from spendlens.models.base import Base
+from spendlens.models.customer import Customer, Merchant
+from spendlens.models.organization import Organization
+from spendlens.models.transaction import Transaction
+from spendlens.models.user import LoginFailure, Role, User
+
+__all__ = [
+    "Base",
+    "Customer",
+    "LoginFailure",
+    "Merchant",
+    "Organization",
+    "Role",
+    "Transaction",
+    "User",
+]

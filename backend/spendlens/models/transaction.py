@@ -1,0 +1,76 @@
+"""Transactions: one purchase or refund by a customer, money as numeric, time in UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from spendlens.models.base import Base, TimestampMixin
+
+TRANSACTION_KINDS = ("purchase", "refund")
+
+
+class Transaction(TimestampMixin, Base):
+    __tablename__ = "transactions"
+    __table_args__ = (
+        PrimaryKeyConstraint("org_id", "id"),
+        UniqueConstraint("org_id", "external_id"),
+        ForeignKeyConstraint(
+            ["org_id", "customer_id"],
+            ["customers.org_id", "customers.id"],
+            ondelete="CASCADE",
+        ),
+        ForeignKeyConstraint(
+            ["org_id", "merchant_id"],
+            ["merchants.org_id", "merchants.id"],
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint("kind IN ('purchase', 'refund')", name="kind"),
+        # A purchase is positive money in, a refund is money given back: the sign follows the kind.
+        CheckConstraint(
+            "(kind = 'purchase' AND amount > 0) OR (kind = 'refund' AND amount < 0)",
+            name="amount_sign",
+        ),
+        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_transactions_org_occurred", "org_id", "occurred_at"),
+        Index("ix_transactions_org_customer_occurred", "org_id", "customer_id", "occurred_at"),
+        Index("ix_transactions_org_merchant_occurred", "org_id", "merchant_id", "occurred_at"),
+        Index("ix_transactions_org_category_occurred", "org_id", "category", "occurred_at"),
+        Index("ix_transactions_org_amount", "org_id", "amount"),
+        Index(
+            "ix_transactions_description_trgm",
+            "description",
+            postgresql_using="gin",
+            postgresql_ops={"description": "gin_trgm_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity())
+    org_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    customer_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
+    currency: Mapped[str] = mapped_column(String(3), nullable=False)
+    category: Mapped[str] = mapped_column(String(100), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="purchase")
+    external_id: Mapped[str | None] = mapped_column(String(100))

@@ -1,0 +1,1 @@
+"""Operations: health checks, Prometheus metrics, request ids and structured logs."""

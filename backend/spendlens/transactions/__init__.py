@@ -1,0 +1,1 @@
+"""Transactions: list with filters, read, create, update, delete."""

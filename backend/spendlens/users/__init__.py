@@ -1,0 +1,1 @@
+"""Admins manage the users of their own organisation."""
