@@ -1,4 +1,4 @@
-"""Database engine and the request-scoped session that commits on success and rolls back on error."""
+"""Database engine and the request session that commits on success and rolls back on error."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import URL, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from spendlens.config import get_settings
+from spendlens.config import get_settings, normalize_database_url
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str | URL, *, pool_size: int = 5) -> Engine:
+    if isinstance(url, URL):
+        url = url.render_as_string(hide_password=False)
     return create_engine(
-        url,
+        normalize_database_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,  # a connection broken while the database was away is replaced
@@ -46,7 +48,7 @@ def get_session() -> Iterator[Session]:
         session.close()
 
 
-# scope="function": commit before the response is sent, so a failed commit is never reported as success.
+# scope="function": commit before the response is sent, so a failed commit never looks like success.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 

@@ -25,7 +25,7 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
-    """Check a password; returns (ok, new_hash) where new_hash is set when the hash needs upgrading."""
+    """Check a password: (ok, new_hash), new_hash set when the stored hash needs upgrading."""
     if password_hash is None:
         password_context.verify(password, _DUMMY_HASH)
         return False, None

@@ -1,4 +1,4 @@
-"""Request-id, access-log and Prometheus middleware (pure ASGI, so streaming responses stay streamed)."""
+"""Request-id, access-log and Prometheus middleware (pure ASGI: streams stay streamed)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ import uuid
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spendlens.kit.routes import route_table
 from spendlens.ops.logging import request_id_var
 
 logger = logging.getLogger("spendlens.access")
 
-REQUESTS = Counter(
-    "spendlens_http_requests_total", "HTTP requests", ["method", "route", "status"]
-)
+REQUESTS = Counter("spendlens_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram(
     "spendlens_http_request_duration_seconds",
     "HTTP request duration",
@@ -25,6 +24,22 @@ LATENCY = Histogram(
 )
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def route_template(scope: Scope) -> str:
+    """The full path template of the matched route, e.g. `/api/v1/transactions/{transaction_id}`.
+
+    FastAPI matches through nested routers, so `scope["route"]` holds the path relative to its
+    router; the application's route table has the full template for the same endpoint.
+    """
+    endpoint, app = scope.get("endpoint"), scope.get("app")
+    if endpoint is None or app is None or not hasattr(app, "state"):
+        return "unmatched"
+    templates = getattr(app.state, "route_templates", None)
+    if templates is None:
+        templates = {endpoint: path for _, path, endpoint in route_table(app)}
+        app.state.route_templates = templates
+    return templates.get(endpoint, "unmatched")
 
 
 class RequestContextMiddleware:
@@ -55,7 +70,7 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             # The route template (not the raw path) keeps label cardinality bounded.
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = route_template(scope)
             method = scope["method"]
             REQUESTS.labels(method, route, str(status_code)).inc()
             LATENCY.labels(method, route).observe(elapsed)

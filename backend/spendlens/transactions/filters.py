@@ -11,9 +11,10 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Query
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from spendlens.errors import Unprocessable
+from spendlens.kit.sql import contains_pattern
 from spendlens.models import Merchant, Transaction
 
 
@@ -35,10 +36,6 @@ class TransactionFilters:
 def day_start(d: date) -> datetime:
     """Dates are UTC calendar days: a date range covers [start 00:00, end+1 00:00) UTC."""
     return datetime.combine(d, time.min, tzinfo=UTC)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def filter_conditions(
@@ -66,17 +63,15 @@ def filter_conditions(
     if filters.max_amount is not None:
         conditions.append(t.amount <= filters.max_amount)
     if filters.q:
-        pattern = f"%{_escape_like(filters.q)}%"
-        merchant_match = exists().where(
-            Merchant.org_id == t.org_id,
-            Merchant.id == t.merchant_id,
-            Merchant.name.ilike(pattern, escape="\\"),
+        pattern = contains_pattern(filters.q)
+        matching_merchants = select(Merchant.id).where(
+            Merchant.org_id == org_id, Merchant.name.ilike(pattern, escape="\\")
         )
         conditions.append(
             or_(
                 t.description.ilike(pattern, escape="\\"),
                 t.category.ilike(pattern, escape="\\"),
-                merchant_match,
+                t.merchant_id.in_(matching_merchants),
             )
         )
     return conditions
@@ -102,10 +97,12 @@ def transaction_filters(
     ] = None,
     customer_id: Annotated[int | None, Query(ge=1, description="Only this customer")] = None,
     min_amount: Annotated[
-        Decimal | None, Query(description="Smallest amount included", max_digits=14, decimal_places=2)
+        Decimal | None,
+        Query(description="Smallest amount included", max_digits=14, decimal_places=2),
     ] = None,
     max_amount: Annotated[
-        Decimal | None, Query(description="Largest amount included", max_digits=14, decimal_places=2)
+        Decimal | None,
+        Query(description="Largest amount included", max_digits=14, decimal_places=2),
     ] = None,
     q: Annotated[
         str | None,

@@ -48,5 +48,5 @@ def get_user(user_id: int, admin: AdminUser, session: SessionDep) -> UserOut:
     "/{user_id}", response_model=UserOut, responses=error_responses(401, 403, 404, 409, 422)
 )
 def update_user(user_id: int, body: UserUpdate, admin: AdminUser, session: SessionDep) -> UserOut:
-    """Change a user's name, role or active flag; a role change or deactivation revokes their tokens."""
+    """Change a user's name, role or active flag; role change or deactivation revokes tokens."""
     return UserOut.model_validate(service.update_user(session, admin, user_id, body))

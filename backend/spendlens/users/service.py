@@ -1,4 +1,4 @@
-"""User management rules: emails are unique, admins cannot lock themselves out, changes revoke tokens."""
+"""User management: unique emails, admins cannot lock themselves out, changes revoke tokens."""
 
 from __future__ import annotations
 

@@ -1,0 +1,36 @@
+# Spendlens developer commands. `make run` starts everything; `make test` is what CI runs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start PostgreSQL (embedded under .data/ unless DATABASE_URL is set), migrate, seed, serve.
+run: install
+	$(BIN)/spendlens run
+
+## Lint, then the whole test suite against a real PostgreSQL, failing under 85% coverage.
+test: install lint
+	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
+
+lint: install
+	$(BIN)/flake8 backend bench
+	$(BIN)/black --check --quiet backend bench
+
+format: install
+	$(BIN)/black backend bench
+
+bench: install
+	$(BIN)/python bench/api_bench.py
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache .coverage

@@ -1,0 +1,1 @@
+"""Lookup lists for filters: the organisation's categories and merchants."""

@@ -1,0 +1,159 @@
+"""The `spendlens` command: run, migrate, seed and serve."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+logger = logging.getLogger("spendlens.cli")
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+
+
+def alembic_config(database_url: str | None = None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if database_url:
+        cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def migrate(database_url: str | None = None, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str | None = None, revision: str = "base") -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def _use_database(url: str) -> None:
+    """Point settings (and child processes) at `url`."""
+    from spendlens.config import get_settings
+    from spendlens.db import get_engine
+
+    os.environ["SPENDLENS_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+
+
+def _ensure_local_database() -> str:
+    """DATABASE_URL when set; otherwise an embedded PostgreSQL under .data/ that stops with us."""
+    from spendlens.local_db import (
+        default_data_dir,
+        ensure_database,
+        start_embedded_postgres,
+        with_database,
+    )
+
+    explicit = os.environ.get("SPENDLENS_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if explicit:
+        return explicit
+    data_dir = default_data_dir()
+    print(f"Starting embedded PostgreSQL in {data_dir} ...", flush=True)
+    admin_url = start_embedded_postgres(data_dir)
+    ensure_database(admin_url, "spendlens")
+    url = with_database(admin_url, "spendlens")
+    _use_database(url)
+    return url
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    migrate(revision=args.revision)
+    print(f"Migrated to {args.revision}.")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from spendlens.db import get_engine
+    from spendlens.seed import main_summary, seed_demo
+
+    results = seed_demo(get_engine(), as_of=args.as_of, scale=args.scale)
+    print(main_summary(results))
+    return 0
+
+
+def _serve(host: str, port: int, reload: bool = False) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "spendlens.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        reload=reload,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    _serve(args.host, args.port, args.reload)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Everything a fresh machine needs: database, schema, demo data, API."""
+    url = _ensure_local_database()
+    _use_database(url)
+    migrate()
+    if not args.no_seed:
+        cmd_seed(argparse.Namespace(as_of=None, scale=1.0))
+    print(f"API on http://{args.host}:{args.port}  (docs: /docs)  — Ctrl-C stops everything.")
+    _serve(args.host, args.port)
+    return 0
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spendlens", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("migrate", help="apply database migrations")
+    p.add_argument("--revision", default="head")
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("seed", help="load the demo organisations (does nothing if present)")
+    p.add_argument("--as-of", type=_date, default=None, help="last day of the data (default today)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply customers/transactions")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("serve", help="serve the API")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--reload", action="store_true")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("run", help="start PostgreSQL if needed, migrate, seed and serve")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-seed", action="store_true")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Spending metrics: summary with period-over-period change, gapless time series, breakdowns."""

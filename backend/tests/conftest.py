@@ -1,0 +1,179 @@
+"""Test fixtures: one real PostgreSQL database per run, migrated and seeded once; each test
+runs inside a transaction that is rolled back at its end.
+
+The server is TEST_DATABASE_URL when reachable, otherwise a throwaway embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psycopg2
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.orm import Session
+
+# Settings are read from the environment: pin them before any spendlens module caches them.
+os.environ["SPENDLENS_ENV"] = "test"
+os.environ["SPENDLENS_SECRET_KEY"] = "test-secret-key-not-for-production-0123456789"
+os.environ.pop("DATABASE_URL", None)
+
+from spendlens.cli import _use_database, migrate  # noqa: E402
+from spendlens.config import get_settings  # noqa: E402
+from spendlens.db import get_engine, get_session, make_engine  # noqa: E402
+from spendlens.local_db import start_embedded_postgres, with_database  # noqa: E402
+from spendlens.main import create_app  # noqa: E402
+from spendlens.models import Organization, User  # noqa: E402
+from spendlens.seed import seed_demo  # noqa: E402
+from tests.builders import headers_for  # noqa: E402
+
+DEMO_AS_OF = date(2026, 6, 30)
+DEFAULT_TEST_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _reachable(url: str) -> bool:
+    try:
+        psycopg2.connect(url, connect_timeout=3).close()
+        return True
+    except psycopg2.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """Admin URL of a PostgreSQL server for this run."""
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_SERVER)
+    if _reachable(url):
+        return url
+    folder = Path(tempfile.mkdtemp(prefix="spendlens-test-pg-"))
+    return start_embedded_postgres(folder / "data", delete_on_exit=True)
+
+
+@pytest.fixture(scope="session")
+def create_database(pg_server_url: str) -> Iterator[Callable[[], str]]:
+    """Makes fresh, empty databases on the test server; all are dropped at the end of the run."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"spendlens_test_{uuid.uuid4().hex[:10]}"
+        conn = psycopg2.connect(pg_server_url)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        made.append(name)
+        return with_database(pg_server_url, name)
+
+    yield make
+    conn = psycopg2.connect(pg_server_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for name in made:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(create_database: Callable[[], str]) -> str:
+    """The run's database: migrated to head and seeded with the demo data as of DEMO_AS_OF."""
+    url = create_database()
+    _use_database(url)
+    migrate(url)
+    seed_demo(get_engine(), as_of=DEMO_AS_OF)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = get_engine()
+    assert str(engine.url.database) in database_url
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    outer = conn.begin()
+    yield conn
+    outer.rollback()
+    conn.close()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    # Commits inside the code under test only release a SAVEPOINT; the test's outer
+    # transaction is rolled back afterwards, so every test starts from the seeded state.
+    s = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def app(session: Session) -> FastAPI:
+    application = create_app(get_settings())
+
+    def session_override() -> Iterator[Session]:
+        # What the test built so far counts as committed (released into the outer transaction),
+        # so a request that fails rolls back only its own work, as it would in production.
+        session.commit()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    application.dependency_overrides[get_session] = session_override
+    return application
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+@dataclass
+class Demo:
+    acme: Organization
+    globex: Organization
+    as_of: date
+
+
+@pytest.fixture
+def demo(session: Session) -> Demo:
+    orgs = {o.slug: o for o in session.execute(select(Organization)).scalars()}
+    return Demo(acme=orgs["acme-retail"], globex=orgs["globex"], as_of=DEMO_AS_OF)
+
+
+@pytest.fixture
+def auth_headers(session: Session) -> Callable[[str], dict[str, str]]:
+    """Bearer headers for a demo user, issued directly (no password hashing per test)."""
+
+    def headers(email: str) -> dict[str, str]:
+        user = session.execute(select(User).where(User.email == email)).scalar_one()
+        return headers_for(user)
+
+    return headers
+
+
+@pytest.fixture
+def fresh_database_url(create_database: Callable[[], str]) -> str:
+    """An empty database of its own, for tests of migrations or seeding."""
+    return create_database()
+
+
+@pytest.fixture
+def scratch_engine(fresh_database_url: str) -> Iterator[Engine]:
+    eng = make_engine(fresh_database_url, pool_size=2)
+    yield eng
+    eng.dispose()
