@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -101,15 +103,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from spendlens_dashboard.server import serve
+
+    serve(host=args.host, port=args.port, api_url=args.api_url)
+    return 0
+
+
+def _start_dashboard(api_host: str, api_port: int, port: int) -> subprocess.Popen | None:
+    if importlib.util.find_spec("spendlens_dashboard.server") is None:
+        return None
+    api_url = f"http://{api_host}:{api_port}"
+    return subprocess.Popen(
+        [sys.executable, "-m", "spendlens.cli", "dashboard", "--host", api_host]
+        + ["--port", str(port), "--api-url", api_url]
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Everything a fresh machine needs: database, schema, demo data, API."""
+    """Everything a fresh machine needs: database, schema, demo data, API and dashboard."""
     url = _ensure_local_database()
     _use_database(url)
     migrate()
     if not args.no_seed:
         cmd_seed(argparse.Namespace(as_of=None, scale=1.0))
-    print(f"API on http://{args.host}:{args.port}  (docs: /docs)  — Ctrl-C stops everything.")
-    _serve(args.host, args.port)
+    dashboard = None if args.no_dashboard else _start_dashboard(args.host, args.port, 5006)
+    print(f"API on http://{args.host}:{args.port}  (docs: /docs)", flush=True)
+    if dashboard is not None:
+        print(f"Dashboard on http://{args.host}:5006", flush=True)
+    print("Ctrl-C stops everything.", flush=True)
+    try:
+        _serve(args.host, args.port)
+    finally:
+        if dashboard is not None:
+            dashboard.terminate()
+            try:
+                dashboard.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                dashboard.kill()
     return 0
 
 
@@ -139,10 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reload", action="store_true")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("run", help="start PostgreSQL if needed, migrate, seed and serve")
+    p = sub.add_parser("dashboard", help="serve the Panel dashboard")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--api-url", default=None, help="API address (default SPENDLENS_API_URL)")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser(
+        "run", help="start PostgreSQL if needed, migrate, seed, serve API + dashboard"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-seed", action="store_true")
+    p.add_argument("--no-dashboard", action="store_true")
     p.set_defaults(func=cmd_run)
     return parser
 

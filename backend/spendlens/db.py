@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import URL, Engine, create_engine
+from sqlalchemy import URL, Connection, Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from spendlens.config import get_settings, normalize_database_url
@@ -50,6 +51,16 @@ def get_session() -> Iterator[Session]:
 
 # scope="function": commit before the response is sent, so a failed commit never looks like success.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_stream_connection() -> Callable[[], AbstractContextManager[Connection]]:
+    """Opens a connection of its own for a streamed response, which outlives the request session."""
+    return get_engine().connect
+
+
+StreamConnectionDep = Annotated[
+    Callable[[], AbstractContextManager[Connection]], Depends(get_stream_connection)
+]
 
 
 def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:

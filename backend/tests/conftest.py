@@ -7,14 +7,11 @@ The server is TEST_DATABASE_URL when reachable, otherwise a throwaway embedded P
 from __future__ import annotations
 
 import os
-import tempfile
-import uuid
+from contextlib import nullcontext
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
-import psycopg2
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -26,68 +23,38 @@ os.environ["SPENDLENS_ENV"] = "test"
 os.environ["SPENDLENS_SECRET_KEY"] = "test-secret-key-not-for-production-0123456789"
 os.environ.pop("DATABASE_URL", None)
 
-from spendlens.cli import _use_database, migrate  # noqa: E402
+from spendlens.cli import _use_database  # noqa: E402
 from spendlens.config import get_settings  # noqa: E402
-from spendlens.db import get_engine, get_session, make_engine  # noqa: E402
-from spendlens.local_db import start_embedded_postgres, with_database  # noqa: E402
+from spendlens.db import (  # noqa: E402
+    get_engine,
+    get_session,
+    get_stream_connection,
+    make_engine,
+)
 from spendlens.main import create_app  # noqa: E402
 from spendlens.models import Organization, User  # noqa: E402
-from spendlens.seed import seed_demo  # noqa: E402
+from spendlens.testing import (  # noqa: E402
+    DEMO_AS_OF,
+    DatabaseFactory,
+    migrated_and_seeded,
+    test_server_url,
+)
 from tests.builders import headers_for  # noqa: E402
 
-DEMO_AS_OF = date(2026, 6, 30)
-DEFAULT_TEST_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _reachable(url: str) -> bool:
-    try:
-        psycopg2.connect(url, connect_timeout=3).close()
-        return True
-    except psycopg2.OperationalError:
-        return False
-
 
 @pytest.fixture(scope="session")
-def pg_server_url() -> str:
-    """Admin URL of a PostgreSQL server for this run."""
-    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_SERVER)
-    if _reachable(url):
-        return url
-    folder = Path(tempfile.mkdtemp(prefix="spendlens-test-pg-"))
-    return start_embedded_postgres(folder / "data", delete_on_exit=True)
-
-
-@pytest.fixture(scope="session")
-def create_database(pg_server_url: str) -> Iterator[Callable[[], str]]:
+def create_database() -> Iterator[Callable[[], str]]:
     """Makes fresh, empty databases on the test server; all are dropped at the end of the run."""
-    made: list[str] = []
-
-    def make() -> str:
-        name = f"spendlens_test_{uuid.uuid4().hex[:10]}"
-        conn = psycopg2.connect(pg_server_url)
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
-        made.append(name)
-        return with_database(pg_server_url, name)
-
-    yield make
-    conn = psycopg2.connect(pg_server_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        for name in made:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    factory = DatabaseFactory(test_server_url())
+    yield factory.create
+    factory.drop_all()
 
 
 @pytest.fixture(scope="session")
 def database_url(create_database: Callable[[], str]) -> str:
     """The run's database: migrated to head and seeded with the demo data as of DEMO_AS_OF."""
-    url = create_database()
+    url = migrated_and_seeded(create_database())
     _use_database(url)
-    migrate(url)
-    seed_demo(get_engine(), as_of=DEMO_AS_OF)
     return url
 
 
@@ -118,7 +85,7 @@ def session(connection: Connection) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(session: Session) -> FastAPI:
+def app(session: Session, connection: Connection) -> FastAPI:
     application = create_app(get_settings())
 
     def session_override() -> Iterator[Session]:
@@ -133,6 +100,10 @@ def app(session: Session) -> FastAPI:
             raise
 
     application.dependency_overrides[get_session] = session_override
+    # Streamed responses read through the test's connection too, so they see its rows.
+    application.dependency_overrides[get_stream_connection] = lambda: lambda: nullcontext(
+        connection
+    )
     return application
 
 

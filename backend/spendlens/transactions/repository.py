@@ -55,6 +55,37 @@ def list_page(
     return [tuple(row) for row in session.execute(query).all()]
 
 
+def export_query(org_id: int, filters: TransactionFilters, sort: TransactionSort) -> Select:
+    """Plain rows (no ORM objects) for streaming exports."""
+    return (
+        select(
+            Transaction.id,
+            Transaction.occurred_at,
+            Transaction.customer_id,
+            Customer.name.label("customer_name"),
+            Merchant.name.label("merchant"),
+            Transaction.category,
+            Transaction.description,
+            Transaction.quantity,
+            Transaction.kind,
+            Transaction.amount,
+            Transaction.currency,
+            Transaction.external_id,
+        )
+        .select_from(Transaction)
+        .join(
+            Customer,
+            (Customer.org_id == Transaction.org_id) & (Customer.id == Transaction.customer_id),
+        )
+        .outerjoin(
+            Merchant,
+            (Merchant.org_id == Transaction.org_id) & (Merchant.id == Transaction.merchant_id),
+        )
+        .where(*filter_conditions(filters, org_id))
+        .order_by(*_ORDER[sort])
+    )
+
+
 def get_with_names(
     session: Session, org_id: int, transaction_id: int
 ) -> tuple[Transaction, str, str | None] | None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from datetime import UTC
+
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from spendlens.errors import Conflict, NotFound, Unprocessable
+from spendlens.kit.csvtools import csv_line, neutralise_formula
+from spendlens.kit.money import format_money
 from spendlens.models import Organization, Transaction
 from spendlens.transactions import repository
 from spendlens.transactions.filters import TransactionFilters
@@ -38,6 +45,55 @@ def list_transactions(
     total = repository.count(session, org_id, filters)
     rows = repository.list_page(session, org_id, filters, sort=sort, skip=skip, limit=limit)
     return [to_out(r) for r in rows], total
+
+
+EXPORT_COLUMNS = (
+    "id",
+    "occurred_at",
+    "customer_id",
+    "customer_name",
+    "merchant",
+    "category",
+    "description",
+    "quantity",
+    "kind",
+    "amount",
+    "currency",
+    "external_id",
+)
+_TEXT_COLUMNS = {"customer_name", "merchant", "category", "description", "external_id"}
+
+
+def export_csv_lines(
+    connect: Callable[[], AbstractContextManager[Connection]],
+    org_id: int,
+    filters: TransactionFilters,
+    sort: TransactionSort,
+) -> Iterator[str]:
+    """The filtered transactions as CSV lines, streamed from a server-side cursor.
+
+    Free-text cells are neutralised against formula injection; numbers and timestamps are
+    written as such (a negative amount stays a number).
+    """
+    yield csv_line(EXPORT_COLUMNS)
+    query = repository.export_query(org_id, filters, sort)
+    with connect() as conn:
+        result = conn.execute(query, execution_options={"stream_results": True, "yield_per": 2000})
+        for row in result.mappings():
+            values = []
+            for column in EXPORT_COLUMNS:
+                value = row[column]
+                if value is None:
+                    values.append("")
+                elif column in _TEXT_COLUMNS:
+                    values.append(neutralise_formula(str(value)))
+                elif column == "occurred_at":
+                    values.append(value.astimezone(UTC).isoformat())
+                elif column == "amount":
+                    values.append(format_money(value))
+                else:
+                    values.append(value)
+            yield csv_line(values)
 
 
 def get_transaction(session: Session, org_id: int, transaction_id: int) -> TransactionOut:

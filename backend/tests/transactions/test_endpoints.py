@@ -361,3 +361,67 @@ class TestMoney:
         assert total == "300.00"
         listing = client.get(TXNS, params={"sort": "amount", "limit": 1}, headers=headers)
         assert listing.json()["items"][0]["amount"] == "0.10"
+
+
+class TestExportCsv:
+    EXPORT = f"{TXNS}/export.csv"
+
+    def test_export_matches_the_filtered_listing(self, client, auth_headers, demo):
+        import csv
+        import io
+
+        headers = auth_headers("viewer@acme.example")
+        params = {"start_date": "2026-06-01", "end_date": "2026-06-30", "category": "Travel"}
+        response = client.get(self.EXPORT, params=params, headers=headers)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/csv")
+        assert "attachment" in response.headers["content-disposition"]
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        listing = client.get(TXNS, params={**params, "limit": 100}, headers=headers).json()
+        assert len(rows) == listing["total"] > 0
+        assert [int(r["id"]) for r in rows[:100]] == [i["id"] for i in listing["items"]]
+        assert rows[0]["amount"] == listing["items"][0]["amount"]
+        assert all(r["category"] == "Travel" for r in rows)
+
+    def test_formula_cells_are_neutralised_but_negative_amounts_stay_numbers(
+        self, client, session, auth_headers
+    ):
+        import csv
+        import io
+
+        from tests.builders import create_user, headers_for
+
+        org = create_org(session)
+        customer = create_customer(session, org, name='=HYPERLINK("http://x")')
+        merchant = create_merchant(session, org, name="@SUM(A1)")
+        create_transaction(
+            session, org, customer, merchant, description="+cmd|' /C calc'!A0", category="-x"
+        )
+        create_transaction(
+            session, org, customer, merchant, kind="refund", amount="-4.50", description="ok"
+        )
+        response = client.get(self.EXPORT, headers=headers_for(create_user(session, org)))
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        assert len(rows) == 2
+        first = next(r for r in rows if r["description"] != "ok")
+        assert first["customer_name"] == '\'=HYPERLINK("http://x")'
+        assert first["merchant"] == "'@SUM(A1)"
+        assert first["description"].startswith("'+cmd")
+        assert first["category"] == "'-x"
+        refund = next(r for r in rows if r["description"] == "ok")
+        assert refund["amount"] == "-4.50"
+
+    def test_export_is_scoped_to_the_callers_org(self, client, auth_headers):
+        response = client.get(self.EXPORT, headers=auth_headers("analyst@globex.example"))
+        assert response.status_code == 200
+        assert set(response.text.splitlines()[1].split(",")[-2:-1]) == {"EUR"}
+        assert "USD" not in response.text
+
+    def test_export_needs_token_and_valid_filters(self, client, auth_headers):
+        assert client.get(self.EXPORT).status_code == 401
+        bad = client.get(
+            self.EXPORT,
+            params={"start_date": "2026-02-01", "end_date": "2026-01-01"},
+            headers=auth_headers("viewer@acme.example"),
+        )
+        assert bad.status_code == 422
