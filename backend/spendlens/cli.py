@@ -111,7 +111,10 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def _start_dashboard(api_host: str, api_port: int, port: int) -> subprocess.Popen | None:
-    if importlib.util.find_spec("spendlens_dashboard.server") is None:
+    try:
+        if importlib.util.find_spec("spendlens_dashboard.server") is None:
+            return None
+    except ModuleNotFoundError:
         return None
     api_url = f"http://{api_host}:{api_port}"
     return subprocess.Popen(

@@ -1,0 +1,275 @@
+"""Chart functions: a DataFrame in, a HoloViews element (Bokeh backend) out, nothing else.
+
+Every chart colours a category the same way (`category_colors`), shows money formatted with the
+organisation's currency in its hover tooltip, and copes with an empty DataFrame.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable, Mapping
+
+import holoviews as hv
+import numpy as np
+import pandas as pd
+from bokeh.models import NumeralTickFormatter
+
+from spendlens_dashboard.formatting import CURRENCY_SYMBOLS, format_count, format_money, format_share
+
+hv.extension("bokeh", logo=False)
+
+# Category20 without its greys, strong shades first; grey is kept for "Other".
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2",
+    "#dbdb8d", "#9edae5",
+)  # fmt: skip
+OTHER_COLOR = "#9e9e9e"
+LINE_COLOR = "#1f77b4"
+CHART_HEIGHT = 320
+
+TITLES = {
+    "spend_over_time": "Spend over time",
+    "spend_by_category": "Spend by category",
+    "category_share": "Category share",
+    "top_merchants": "Top merchants",
+}
+PERIOD_FORMATS = {"day": "%a %d %b %Y", "week": "Week of %d %b %Y", "month": "%B %Y"}
+
+
+def stable_color(category: str) -> str:
+    """A palette colour that depends only on the name (for categories no mapping knows)."""
+    if category == "Other":
+        return OTHER_COLOR
+    return PALETTE[zlib.crc32(category.encode("utf-8")) % len(PALETTE)]
+
+
+def category_colors(categories: Iterable[str]) -> dict[str, str]:
+    """Distinct colours for a set of categories, by alphabetical order, so every chart of a
+    session (and every session of an organisation) paints a category alike."""
+    colors = {
+        name: PALETTE[i % len(PALETTE)]
+        for i, name in enumerate(sorted(set(categories) - {"Other"}))
+    }
+    colors["Other"] = OTHER_COLOR
+    return colors
+
+
+def color_of(category: str | None, colors: Mapping[str, str] | None) -> str:
+    if not category:
+        return OTHER_COLOR
+    if colors and category in colors:
+        return colors[category]
+    return stable_color(category)
+
+
+def money_axis(currency: str) -> NumeralTickFormatter:
+    symbol = CURRENCY_SYMBOLS.get(currency, "")
+    return NumeralTickFormatter(format=f"{symbol}0.[0]a")
+
+
+def spend_over_time(
+    frame: pd.DataFrame, *, interval: str = "day", currency: str = "USD"
+) -> hv.Curve:
+    """Net spend per day, week or month as a line; hover shows the period and the money."""
+    data = pd.DataFrame(
+        {
+            "period_start": pd.to_datetime(frame.get("period_start", pd.Series(dtype=object))),
+            "total_spend": pd.to_numeric(frame.get("total_spend", pd.Series(dtype=float))),
+            "transaction_count": frame.get("transaction_count", pd.Series(dtype=int)),
+        }
+    )
+    date_format = PERIOD_FORMATS.get(interval, "%d %b %Y")
+    data["period_label"] = [d.strftime(date_format) for d in data["period_start"]]
+    data["spend_label"] = [format_money(v, currency) for v in data["total_spend"]]
+    data["count_label"] = [format_count(v) for v in data["transaction_count"]]
+    curve = hv.Curve(
+        data,
+        kdims=[hv.Dimension("period_start", label="Period")],
+        vdims=[
+            hv.Dimension("total_spend", label=f"Spend ({currency})"),
+            "period_label",
+            "spend_label",
+            "count_label",
+        ],
+    )
+    return curve.opts(
+        title=TITLES["spend_over_time"],
+        color=LINE_COLOR,
+        line_width=2.5,
+        responsive=True,
+        height=CHART_HEIGHT,
+        xlabel="",
+        ylabel=f"Spend ({currency})",
+        yformatter=money_axis(currency),
+        show_grid=True,
+        tools=["hover"],
+        hover_mode="vline",
+        hover_tooltips=[
+            ("Period", "@period_label"),
+            ("Spend", "@spend_label"),
+            ("Transactions", "@count_label"),
+        ],
+        default_tools=["pan", "wheel_zoom", "reset", "save"],
+        framewise=True,
+    )
+
+
+def _breakdown_data(
+    frame: pd.DataFrame, currency: str, colors: Mapping[str, str] | None, color_column: str
+) -> pd.DataFrame:
+    data = pd.DataFrame(
+        {
+            "label": frame.get("label", pd.Series(dtype=str)).astype(str),
+            "total_spend": pd.to_numeric(frame.get("total_spend", pd.Series(dtype=float))),
+            "transaction_count": frame.get("transaction_count", pd.Series(dtype=int)),
+            "share": pd.to_numeric(frame.get("share", pd.Series(dtype=float))),
+        }
+    )
+    color_keys = frame[color_column] if color_column in frame else data["label"]
+    data["category"] = [str(c) if c is not None else "" for c in color_keys]
+    data["color"] = [color_of(c, colors) for c in data["category"]]
+    data["spend_label"] = [format_money(v, currency) for v in data["total_spend"]]
+    data["share_label"] = [format_share(v) for v in data["share"]]
+    data["count_label"] = [format_count(v) for v in data["transaction_count"]]
+    return data
+
+
+def _bars(
+    data: pd.DataFrame, *, key_label: str, title: str, currency: str, tooltips: list
+) -> hv.Bars:
+    # Largest at the top of a horizontal bar chart: Bokeh draws the first factor at the bottom.
+    data = data.sort_values("total_spend", ascending=True, kind="stable")
+    bars = hv.Bars(
+        data,
+        kdims=[hv.Dimension("label", label=key_label)],
+        vdims=[
+            hv.Dimension("total_spend", label=f"Spend ({currency})"),
+            "category",
+            "color",
+            "spend_label",
+            "share_label",
+            "count_label",
+        ],
+    )
+    return bars.opts(
+        title=title,
+        color="color",
+        invert_axes=True,
+        responsive=True,
+        height=CHART_HEIGHT,
+        xlabel="",
+        ylabel=f"Spend ({currency})",
+        yformatter=money_axis(currency),
+        show_grid=True,
+        tools=["hover"],
+        hover_tooltips=tooltips,
+        default_tools=["save", "reset"],
+        line_color=None,
+        framewise=True,
+    )
+
+
+def spend_by_category(
+    frame: pd.DataFrame, *, currency: str = "USD", colors: Mapping[str, str] | None = None
+) -> hv.Bars:
+    """Net spend per category (label column) as horizontal bars, largest on top."""
+    data = _breakdown_data(frame, currency, colors, color_column="label")
+    return _bars(
+        data,
+        key_label="Category",
+        title=TITLES["spend_by_category"],
+        currency=currency,
+        tooltips=[
+            ("Category", "@label"),
+            ("Spend", "@spend_label"),
+            ("Share", "@share_label"),
+            ("Transactions", "@count_label"),
+        ],
+    )
+
+
+def top_merchants(
+    frame: pd.DataFrame, *, currency: str = "USD", colors: Mapping[str, str] | None = None
+) -> hv.Bars:
+    """The merchants that took most, coloured by their default category."""
+    data = _breakdown_data(frame, currency, colors, color_column="category")
+    return _bars(
+        data,
+        key_label="Merchant",
+        title=TITLES["top_merchants"],
+        currency=currency,
+        tooltips=[
+            ("Merchant", "@label"),
+            ("Category", "@category"),
+            ("Spend", "@spend_label"),
+            ("Share", "@share_label"),
+            ("Transactions", "@count_label"),
+        ],
+    )
+
+
+def _wedge(start: float, end: float, inner: float, outer: float) -> np.ndarray:
+    """Outline of a donut wedge between two angles (radians, counter-clockwise from east)."""
+    steps = max(2, int(abs(end - start) / (2 * math.pi) * 120))
+    angles = np.linspace(start, end, steps)
+    outer_arc = np.column_stack([outer * np.cos(angles), outer * np.sin(angles)])
+    inner_arc = np.column_stack([inner * np.cos(angles[::-1]), inner * np.sin(angles[::-1])])
+    return np.vstack([outer_arc, inner_arc])
+
+
+def category_share(
+    frame: pd.DataFrame, *, currency: str = "USD", colors: Mapping[str, str] | None = None
+) -> hv.Polygons:
+    """Each category's share of net spend as a donut, clockwise from twelve o'clock.
+
+    Categories with a net refund (negative spend) have no wedge: a share of a whole cannot be
+    negative; the bar chart still shows them.
+    """
+    data = _breakdown_data(frame, currency, colors, color_column="label")
+    data = data[data["total_spend"] > 0].sort_values("total_spend", ascending=False)
+    total = float(data["total_spend"].sum())
+    wedges = []
+    angle = math.pi / 2
+    for row in data.itertuples(index=False):
+        sweep = 2 * math.pi * row.total_spend / total
+        wedges.append(
+            {
+                ("x", "y"): _wedge(angle, angle - sweep, inner=0.55, outer=1.0),
+                "label": row.label,
+                "color": row.color,
+                "spend_label": row.spend_label,
+                "share_label": format_share(row.total_spend / total),
+                "count_label": row.count_label,
+            }
+        )
+        angle -= sweep
+    polygons = hv.Polygons(
+        wedges,
+        kdims=["x", "y"],
+        vdims=["label", "color", "spend_label", "share_label", "count_label"],
+    )
+    return polygons.opts(
+        title=TITLES["category_share"],
+        color="color",
+        line_color="white",
+        line_width=1.5,
+        xaxis=None,
+        yaxis=None,
+        show_grid=False,
+        # A circle stays round only with a square frame.
+        frame_width=CHART_HEIGHT - 60,
+        frame_height=CHART_HEIGHT - 60,
+        xlim=(-1.1, 1.1),
+        ylim=(-1.1, 1.1),
+        tools=["hover"],
+        hover_tooltips=[
+            ("Category", "@label"),
+            ("Spend", "@spend_label"),
+            ("Share", "@share_label"),
+            ("Transactions", "@count_label"),
+        ],
+        default_tools=["save"],
+        toolbar=None,
+    )

@@ -1,0 +1,40 @@
+"""How numbers read on screen: money with its currency, counts and period-over-period change."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥"}
+
+
+def format_money(value: str | float | Decimal | None, currency: str = "USD") -> str:
+    """'723361.41', 'USD' → '$723,361.41'; unknown currencies are prefixed with their code."""
+    if value is None or value == "":
+        return "–"
+    amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    sign = "-" if amount < 0 else ""
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    prefix = symbol if symbol else f"{currency} "
+    return f"{sign}{prefix}{abs(amount):,.2f}"
+
+
+def format_count(value: int | float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{int(value):,}"
+
+
+def format_change(change: float | None) -> tuple[str, str]:
+    """A change ratio as (text, direction): 0.0643 → ('▲ 6.4%', 'up'); None → ('n/a', 'flat')."""
+    if change is None:
+        return "no previous data", "flat"
+    percent = Decimal(str(change * 100)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    if percent > 0:
+        return f"▲ {percent}%", "up"
+    if percent < 0:
+        return f"▼ {abs(percent)}%", "down"
+    return "● 0.0%", "flat"
+
+
+def format_share(share: float) -> str:
+    return f"{share * 100:.1f}%"
