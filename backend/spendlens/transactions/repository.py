@@ -17,9 +17,11 @@ _ORDER = {
 }
 
 
-def _with_names(org_id: int) -> Select:
+def _joined_with_names(*columns) -> Select:
+    """`columns` selected from transactions joined to their customer and (optional) merchant."""
     return (
-        select(Transaction, Customer.name, Merchant.name)
+        select(*columns)
+        .select_from(Transaction)
         .join(
             Customer,
             (Customer.org_id == Transaction.org_id) & (Customer.id == Transaction.customer_id),
@@ -46,7 +48,7 @@ def list_page(
     limit: int,
 ) -> list[tuple[Transaction, str, str | None]]:
     query = (
-        _with_names(org_id)
+        _joined_with_names(Transaction, Customer.name, Merchant.name)
         .where(*filter_conditions(filters, org_id))
         .order_by(*_ORDER[sort])
         .offset(skip)
@@ -58,7 +60,7 @@ def list_page(
 def export_query(org_id: int, filters: TransactionFilters, sort: TransactionSort) -> Select:
     """Plain rows (no ORM objects) for streaming exports."""
     return (
-        select(
+        _joined_with_names(
             Transaction.id,
             Transaction.occurred_at,
             Transaction.customer_id,
@@ -72,15 +74,6 @@ def export_query(org_id: int, filters: TransactionFilters, sort: TransactionSort
             Transaction.currency,
             Transaction.external_id,
         )
-        .select_from(Transaction)
-        .join(
-            Customer,
-            (Customer.org_id == Transaction.org_id) & (Customer.id == Transaction.customer_id),
-        )
-        .outerjoin(
-            Merchant,
-            (Merchant.org_id == Transaction.org_id) & (Merchant.id == Transaction.merchant_id),
-        )
         .where(*filter_conditions(filters, org_id))
         .order_by(*_ORDER[sort])
     )
@@ -90,7 +83,9 @@ def get_with_names(
     session: Session, org_id: int, transaction_id: int
 ) -> tuple[Transaction, str, str | None] | None:
     row = session.execute(
-        _with_names(org_id).where(Transaction.org_id == org_id, Transaction.id == transaction_id)
+        _joined_with_names(Transaction, Customer.name, Merchant.name).where(
+            Transaction.org_id == org_id, Transaction.id == transaction_id
+        )
     ).first()
     return tuple(row) if row else None
 
