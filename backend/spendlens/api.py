@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from spendlens.auth.endpoints import router as auth_router
 from spendlens.catalog.endpoints import router as catalog_router
+from spendlens.customers.endpoints import router as customers_router
 from spendlens.metrics.endpoints import router as metrics_router
 from spendlens.transactions.endpoints import router as transactions_router
 from spendlens.users.endpoints import router as users_router
@@ -14,5 +15,6 @@ api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(auth_router)
 api_router.include_router(users_router)
 api_router.include_router(transactions_router)
+api_router.include_router(customers_router)
 api_router.include_router(metrics_router)
 api_router.include_router(catalog_router)

@@ -22,6 +22,9 @@ WRITE_ROUTE_ROLES = {
     ("POST", "/api/v1/transactions"): "analyst",
     ("PATCH", "/api/v1/transactions/{transaction_id}"): "analyst",
     ("DELETE", "/api/v1/transactions/{transaction_id}"): "analyst",
+    ("POST", "/api/v1/customers"): "analyst",
+    ("PATCH", "/api/v1/customers/{customer_id}"): "analyst",
+    ("DELETE", "/api/v1/customers/{customer_id}"): "analyst",
     ("POST", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
 }

@@ -21,7 +21,7 @@ Condition = ColumnElement[bool]
 Aggregate = Callable[[ColumnCollection, Condition | None], ColumnElement]
 
 
-def _only(aggregate: FunctionElement, when: Condition | None) -> ColumnElement:
+def _filtered(aggregate: FunctionElement, when: Condition | None) -> ColumnElement:
     return aggregate if when is None else aggregate.filter(when)
 
 
@@ -35,7 +35,7 @@ def _zero_money() -> ColumnElement:
 
 
 def _total_spend(t: ColumnCollection, when: Condition | None) -> ColumnElement:
-    return func.coalesce(_only(func.sum(t.amount), when), _zero_money())
+    return func.coalesce(_filtered(func.sum(t.amount), when), _zero_money())
 
 
 def _transaction_count(t: ColumnCollection, when: Condition | None) -> ColumnElement:

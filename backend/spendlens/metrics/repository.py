@@ -183,12 +183,15 @@ def breakdown(
     other_row = select(
         cast(null(), String).label("key"),
         literal("Other").label("label"),
-        func.coalesce(func.sum(r.total_spend), _zero(TOTAL_SPEND)),
-        func.coalesce(func.sum(r.transaction_count), _zero(TRANSACTION_COUNT)),
+        func.coalesce(func.sum(r.total_spend), _zero(TOTAL_SPEND)).label("total_spend"),
+        func.coalesce(func.sum(r.transaction_count), _zero(TRANSACTION_COUNT)).label(
+            "transaction_count"
+        ),
         cast(null(), BigInteger).label("rank"),
         func.count().label("count"),
     ).where(r.rank > top)
     combined = union_all(top_rows, other_row).subquery()
+    # The Other row has no rank, so it comes last.
     stmt = select(combined).order_by(combined.c.rank.asc().nulls_last())
     rows = [dict(row) for row in session.execute(stmt).mappings()]
     return BreakdownRows(items=rows[:-1], other=rows[-1])

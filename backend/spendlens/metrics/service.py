@@ -78,11 +78,15 @@ def _checked(period: Period) -> Period:
 
 
 def rolling_period(filters: TransactionFilters, today: date, days: int = SUMMARY_DAYS) -> Period:
-    """The requested days; a missing bound makes the period `days` long (no dates: up to today)."""
+    """The requested days. No dates: the `days` up to today. Only a start: from it up to today
+    (or `days` long when it lies in the future). Only an end: the `days` ending there."""
     start, end = filters.start_date, filters.end_date
     try:
         if end is None:
-            end = today if start is None else start + timedelta(days=days - 1)
+            if start is None or start <= today:
+                end = today
+            else:
+                end = start + timedelta(days=days - 1)
         if start is None:
             start = end - timedelta(days=days - 1)
     except OverflowError:
@@ -113,7 +117,8 @@ def calendar_months_period(
 
     No dates: from the first day of the month `months − 1` before today's month, to today.
     Only an end: from the first day of the month `months − 1` before the end's month.
-    Only a start: to the last day of the month `months − 1` after the start's month.
+    Only a start: up to today, or when the start lies in the future, to the last day of the
+    month `months − 1` after the start's month.
     """
     start, end = filters.start_date, filters.end_date
     try:
@@ -121,6 +126,8 @@ def calendar_months_period(
             end = end or today
             year, month = _add_months(end.year, end.month, -(months - 1))
             start = date(year, month, 1)
+        elif end is None and start <= today:
+            end = today
         elif end is None:
             year, month = _add_months(start.year, start.month, months)
             end = date(year, month, 1) - timedelta(days=1)

@@ -113,6 +113,9 @@ def transaction_filters(
         ),
     ] = None,
 ) -> TransactionFilters:
+    if end_date is not None and end_date >= date.max:
+        # The day after end_date bounds the query, so it has to exist.
+        raise Unprocessable("end_date is out of range", loc=("query", "end_date"))
     if start_date and end_date and end_date < start_date:
         raise Unprocessable("end_date is before start_date", loc=("query", "end_date"))
     if min_amount is not None and max_amount is not None and max_amount < min_amount:

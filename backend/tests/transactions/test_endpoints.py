@@ -174,6 +174,7 @@ class TestListTransactions:
             {"min_amount": "10", "max_amount": "5"},
             {"min_amount": "1.234"},
             {"customer_id": "x"},
+            {"end_date": "9999-12-31"},
         ],
     )
     def test_bad_input_gets_422_json(self, client, auth_headers, params):

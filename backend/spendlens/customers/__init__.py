@@ -1,0 +1,1 @@
+"""Customers: list with search, filters and spending totals; profile with monthly spend; writes."""

@@ -1,0 +1,98 @@
+"""Bodies of the customer routes: money as `Money` (a string with two decimals in JSON)."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import Enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from spendlens.kit.money import Money
+from spendlens.transactions.schemas import TransactionOut, UtcDatetime
+
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Country = Annotated[str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166-1 alpha-2, e.g. US")]
+
+
+class LifecycleStage(str, Enum):
+    lead = "lead"
+    prospect = "prospect"
+    customer = "customer"
+    churned = "churned"
+
+
+class CustomerSort(str, Enum):
+    name_asc = "name"
+    name_desc = "-name"
+    signup_asc = "signup"
+    signup_desc = "-signup"
+    total_spend_asc = "total_spend"
+    total_spend_desc = "-total_spend"
+    last_purchase_asc = "last_purchase"
+    last_purchase_desc = "-last_purchase"
+
+
+class CustomerOut(BaseModel):
+    """A customer's profile and spending totals in the organisation's base currency."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    external_id: str | None
+    name: str
+    email: str | None
+    country: str | None
+    signup_date: date | None
+    lifecycle_stage: LifecycleStage
+    total_spend: Money = Field(
+        description="Net sum of amounts in the base currency: refunds subtract"
+    )
+    transaction_count: int = Field(description="Number of purchases in the base currency")
+    first_purchase: UtcDatetime | None = Field(description="Time of the first purchase (UTC)")
+    last_purchase: UtcDatetime | None = Field(description="Time of the latest purchase (UTC)")
+
+
+class MonthlySpend(BaseModel):
+    month: date = Field(description="First day of the UTC calendar month")
+    total_spend: Money
+    transaction_count: int
+
+
+class CustomerDetail(CustomerOut):
+    monthly_spend: list[MonthlySpend] = Field(
+        description="Every month from the customer's first to last transaction, empty ones zero"
+    )
+    recent_transactions: list[TransactionOut] = Field(description="The latest 10, newest first")
+
+
+class CustomerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: ExternalId | None = None
+    name: Name
+    email: EmailStr | None = None
+    country: Country | None = None
+    signup_date: date | None = None
+    lifecycle_stage: LifecycleStage = LifecycleStage.customer
+
+
+class CustomerUpdate(BaseModel):
+    """Only the fields sent change; `external_id`, `email`, `country`, `signup_date` can be null."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: ExternalId | None = None
+    name: Name | None = None
+    email: EmailStr | None = None
+    country: Country | None = None
+    signup_date: date | None = None
+    lifecycle_stage: LifecycleStage | None = None
+
+
+class CustomerDeleted(BaseModel):
+    deleted_customer: int
+    deleted_transactions: int
