@@ -9,9 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("spendlens.errors")
+
+UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
 
 
 class AppError(Exception):
@@ -147,6 +151,26 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(names.get(exc.status_code, "HTTPError"), exc.detail),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Pre-checks in services give the friendly message; this covers the race where two
+        # requests pass the check at once and the database's constraint decides.
+        code = getattr(exc.orig, "pgcode", None)
+        if code == UNIQUE_VIOLATION:
+            return JSONResponse(
+                error_body("Conflict", "A row with the same unique key already exists"),
+                status_code=409,
+            )
+        if code == FOREIGN_KEY_VIOLATION:
+            return JSONResponse(
+                error_body("Conflict", "The row is referenced by, or references, other rows"),
+                status_code=409,
+            )
+        logger.exception("integrity error", extra={"path": request.url.path})
+        return JSONResponse(
+            error_body("InternalError", "An unexpected error occurred"), status_code=500
         )
 
     @app.exception_handler(Exception)
