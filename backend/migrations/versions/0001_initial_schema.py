@@ -201,7 +201,11 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        "ix_transactions_org_occurred", "transactions", ["org_id", "occurred_at"], unique=False
+        "ix_transactions_org_occurred",
+        "transactions",
+        ["org_id", "occurred_at"],
+        unique=False,
+        postgresql_include=["amount", "kind", "customer_id", "currency", "category"],
     )
 
 
