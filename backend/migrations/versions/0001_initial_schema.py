@@ -15,8 +15,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Trigram index for case-insensitive search in descriptions; pg_trgm is a trusted extension.
-    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.create_table(
         "login_failures",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -172,14 +170,6 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_transactions_description_trgm",
-        "transactions",
-        ["description"],
-        unique=False,
-        postgresql_using="gin",
-        postgresql_ops={"description": "gin_trgm_ops"},
-    )
-    op.create_index(
         "ix_transactions_org_amount", "transactions", ["org_id", "amount"], unique=False
     )
     op.create_index(
@@ -210,18 +200,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # pg_trgm is left installed: other schemas in the database may use it.
     op.drop_index("ix_transactions_org_occurred", table_name="transactions")
     op.drop_index("ix_transactions_org_merchant_occurred", table_name="transactions")
     op.drop_index("ix_transactions_org_customer_occurred", table_name="transactions")
     op.drop_index("ix_transactions_org_category_occurred", table_name="transactions")
     op.drop_index("ix_transactions_org_amount", table_name="transactions")
-    op.drop_index(
-        "ix_transactions_description_trgm",
-        table_name="transactions",
-        postgresql_using="gin",
-        postgresql_ops={"description": "gin_trgm_ops"},
-    )
     op.drop_table("transactions")
     op.drop_index("ix_users_org_id", table_name="users")
     op.drop_table("users")

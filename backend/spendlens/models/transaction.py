@@ -61,12 +61,6 @@ class Transaction(TimestampMixin, Base):
         Index("ix_transactions_org_merchant_occurred", "org_id", "merchant_id", "occurred_at"),
         Index("ix_transactions_org_category_occurred", "org_id", "category", "occurred_at"),
         Index("ix_transactions_org_amount", "org_id", "amount"),
-        Index(
-            "ix_transactions_description_trgm",
-            "description",
-            postgresql_using="gin",
-            postgresql_ops={"description": "gin_trgm_ops"},
-        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity())
