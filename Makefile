@@ -23,14 +23,15 @@ test: install lint
 	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
 
 lint: install
-	$(BIN)/flake8 backend bench
-	$(BIN)/black --check --quiet backend bench
+	$(BIN)/flake8 backend frontend bench
+	$(BIN)/black --check --quiet backend frontend bench
 
 format: install
-	$(BIN)/black backend bench
+	$(BIN)/black backend frontend bench
 
 bench: install
 	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/dashboard_bench.py
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .coverage

@@ -15,7 +15,12 @@ import numpy as np
 import pandas as pd
 from bokeh.models import NumeralTickFormatter
 
-from spendlens_dashboard.formatting import CURRENCY_SYMBOLS, format_count, format_money, format_share
+from spendlens_dashboard.formatting import (
+    CURRENCY_SYMBOLS,
+    format_count,
+    format_money,
+    format_share,
+)
 
 hv.extension("bokeh", logo=False)
 
@@ -111,7 +116,8 @@ def spend_over_time(
             ("Spend", "@spend_label"),
             ("Transactions", "@count_label"),
         ],
-        default_tools=["pan", "wheel_zoom", "reset", "save"],
+        default_tools=[],
+        toolbar=None,
         framewise=True,
     )
 
@@ -161,11 +167,13 @@ def _bars(
         height=CHART_HEIGHT,
         xlabel="",
         ylabel=f"Spend ({currency})",
-        yformatter=money_axis(currency),
+        # After invert_axes the money axis is the horizontal one.
+        xformatter=money_axis(currency),
         show_grid=True,
         tools=["hover"],
         hover_tooltips=tooltips,
-        default_tools=["save", "reset"],
+        default_tools=[],
+        toolbar=None,
         line_color=None,
         framewise=True,
     )
@@ -261,6 +269,7 @@ def category_share(
         # A circle stays round only with a square frame.
         frame_width=CHART_HEIGHT - 60,
         frame_height=CHART_HEIGHT - 60,
+        align="center",
         xlim=(-1.1, 1.1),
         ylim=(-1.1, 1.1),
         tools=["hover"],

@@ -35,7 +35,7 @@ class DashboardSettings(BaseSettings):
         default=8,
         ge=1,
         validation_alias=AliasChoices("SPENDLENS_DASHBOARD_THREADS", "worker_threads"),
-        description="Threads that run session callbacks, so one slow API call blocks nobody else",
+        description="Threads that call the API for sessions, so one slow call blocks nobody else",
     )
 
     @property

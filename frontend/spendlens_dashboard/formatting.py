@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_UP, Decimal
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥"}
@@ -9,7 +10,7 @@ CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "
 
 def format_money(value: str | float | Decimal | None, currency: str = "USD") -> str:
     """'723361.41', 'USD' → '$723,361.41'; unknown currencies are prefixed with their code."""
-    if value is None or value == "":
+    if value is None or value == "" or _is_nan(value):
         return "–"
     amount = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     sign = "-" if amount < 0 else ""
@@ -18,8 +19,12 @@ def format_money(value: str | float | Decimal | None, currency: str = "USD") -> 
     return f"{sign}{prefix}{abs(amount):,.2f}"
 
 
+def _is_nan(value: object) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
 def format_count(value: int | float | None) -> str:
-    if value is None:
+    if value is None or _is_nan(value):
         return "–"
     return f"{int(value):,}"
 

@@ -230,7 +230,7 @@ class ApiUnreachable(ApiError):
 
 
 def _clean(params: QueryParams | None) -> list[tuple[str, str]]:
-    """Query pairs without empty values; sequences become repeated keys (`category=a&category=b`)."""
+    """Query pairs without empty values; a sequence repeats its key (`category=a&category=b`)."""
     pairs: list[tuple[str, str]] = []
     for key, value in (params or {}).items():
         if value is None or value == "":
@@ -355,7 +355,9 @@ class ApiClient:
         skip: int = 0,
         limit: int = 20,
     ) -> TransactionPage:
-        return self._get("/transactions", {**(filters or {}), "sort": sort, "skip": skip, "limit": limit})
+        return self._get(
+            "/transactions", {**(filters or {}), "sort": sort, "skip": skip, "limit": limit}
+        )
 
     def get_transaction(self, transaction_id: int) -> Transaction:
         return self._get(f"/transactions/{transaction_id}")
@@ -396,7 +398,9 @@ class ApiClient:
 
     # -- metrics --------------------------------------------------------------------------------
 
-    def metrics(self, filters: QueryParams | None = None, *, currency: str | None = None) -> MetricsSummary:
+    def metrics(
+        self, filters: QueryParams | None = None, *, currency: str | None = None
+    ) -> MetricsSummary:
         return self._get("/metrics", {**(filters or {}), "currency": currency or ""})
 
     def timeseries(

@@ -4,6 +4,7 @@ answer as DataFrames for the views. `store.param.trigger('refresh')` loads again
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,8 +13,11 @@ import pandas as pd
 import param
 
 from spendlens_dashboard.api import ApiClient, ApiError
+from spendlens_dashboard.background import in_background
 from spendlens_dashboard.api.client import MetricsBreakdown, MetricsTimeseries, TransactionPage
 from spendlens_dashboard.state.filters import Filters
+
+logger = logging.getLogger("spendlens_dashboard")
 
 # API calls of one refresh run side by side; shared by all sessions of the process.
 _API_CALLS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="spendlens-api")
@@ -43,7 +47,10 @@ def timeseries_frame(answer: MetricsTimeseries) -> pd.DataFrame:
 
 
 def breakdown_frame(
-    answer: MetricsBreakdown, *, include_other: bool = True, categories: dict[str, str] | None = None
+    answer: MetricsBreakdown,
+    *,
+    include_other: bool = True,
+    categories: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Breakdown items (and a non-empty 'Other' row) as label, total_spend, count, share
     (+ category: the merchant's default category when `categories` maps names to them)."""
@@ -117,6 +124,26 @@ class Store(param.Parameterized):
         self.param.update(**values, loading=False, loaded=self.loaded + 1)
 
     def load(self) -> None:
+        """Fetch from the API: on a worker thread when serving a browser, at once otherwise."""
+        in_background(self.fetch)
+
+    def fetch(self) -> None:
+        """Fetch from the API now, on this thread; failures end up in `error`, never raised."""
+        generation = self._begin()
+        try:
+            values = self._fetch()
+        except ApiError as exc:
+            self._finish(generation, {}, exc)
+            return
+        except Exception as exc:  # a bug, or an answer of an unexpected shape
+            logger.exception("loading %s failed", type(self).__name__)
+            error = ApiError(None, "UnexpectedAnswer", f"{type(exc).__name__}: {exc}")
+            self._finish(generation, {}, error)
+            return
+        self._finish(generation, values, None)
+
+    def _fetch(self) -> dict[str, Any]:
+        """Call the API and return the new parameter values."""
         raise NotImplementedError
 
 
@@ -134,18 +161,13 @@ class CatalogStore(Store):
     def merchant_categories(self) -> dict[str, str]:
         return {m["name"]: m["default_category"] or "" for m in self.merchants}
 
-    def load(self) -> None:
-        generation = self._begin()
-        try:
-            categories = _API_CALLS.submit(self.client.categories)
-            merchants = self.client.all_merchants()
-            values = {
-                "categories": sorted(c["category"] for c in categories.result()),
-                "merchants": merchants,
-            }
-            self._finish(generation, values, None)
-        except ApiError as exc:
-            self._finish(generation, {}, exc)
+    def _fetch(self) -> dict[str, Any]:
+        categories = _API_CALLS.submit(self.client.categories)
+        merchants = self.client.all_merchants()
+        return {
+            "categories": sorted(c["category"] for c in categories.result()),
+            "merchants": merchants,
+        }
 
 
 class FilteredStore(Store):
@@ -155,7 +177,9 @@ class FilteredStore(Store):
 
     def __init__(self, client: ApiClient, filters: Filters, **params) -> None:
         super().__init__(client, filters=filters, **params)
-        self._filter_watcher = filters.param.watch(self._filters_changed, list(Filters.QUERY_FIELDS))
+        self._filter_watcher = filters.param.watch(
+            self._filters_changed, list(Filters.QUERY_FIELDS)
+        )
 
     def _filters_changed(self, *events) -> None:
         self.load()
@@ -170,7 +194,6 @@ class OverviewStore(FilteredStore):
 
     interval = param.Selector(objects=["day", "week", "month"], default="day")
     top_merchants = param.Integer(default=10, bounds=(1, 100))
-    merchant_categories = param.Dict(default={}, doc="Merchant name → default category")
 
     summary = param.Dict(default=None, allow_None=True, doc="GET /metrics")
     timeseries = param.DataFrame(default=None, allow_None=True)
@@ -193,33 +216,23 @@ class OverviewStore(FilteredStore):
         # A full load (its calls run side by side) keeps every chart from the same answer.
         self.load()
 
-    def load(self) -> None:
-        generation = self._begin()
+    def _fetch(self) -> dict[str, Any]:
         params = self.filters.query_params()
         calls = {
             "summary": _API_CALLS.submit(self.client.metrics, params),
-            "timeseries": _API_CALLS.submit(
-                self.client.timeseries, params, interval=self.interval
-            ),
+            "timeseries": _API_CALLS.submit(self.client.timeseries, params, interval=self.interval),
             "categories": _API_CALLS.submit(self.client.breakdown, params, by="category", top=25),
             "merchants": _API_CALLS.submit(
                 self.client.breakdown, params, by="merchant", top=self.top_merchants
             ),
         }
-        try:
-            answers = {name: call.result() for name, call in calls.items()}
-        except ApiError as exc:
-            self._finish(generation, {}, exc)
-            return
-        values = {
+        answers = {name: call.result() for name, call in calls.items()}
+        return {
             "summary": answers["summary"],
             "timeseries": timeseries_frame(answers["timeseries"]),
             "categories": breakdown_frame(answers["categories"]),
-            "merchants": breakdown_frame(
-                answers["merchants"], include_other=False, categories=self.merchant_categories
-            ),
+            "merchants": breakdown_frame(answers["merchants"], include_other=False),
         }
-        self._finish(generation, values, None)
 
 
 class TransactionsStore(FilteredStore):
@@ -258,16 +271,11 @@ class TransactionsStore(FilteredStore):
     def _page_changed(self) -> None:
         self.load()
 
-    def load(self) -> None:
-        generation = self._begin()
-        try:
-            page = self.client.list_transactions(
-                self.query_params(),
-                sort=self.sort,
-                skip=(self.page - 1) * self.page_size,
-                limit=self.page_size,
-            )
-        except ApiError as exc:
-            self._finish(generation, {}, exc)
-            return
-        self._finish(generation, {"items": transactions_frame(page), "total": page["total"]}, None)
+    def _fetch(self) -> dict[str, Any]:
+        page = self.client.list_transactions(
+            self.query_params(),
+            sort=self.sort,
+            skip=(self.page - 1) * self.page_size,
+            limit=self.page_size,
+        )
+        return {"items": transactions_frame(page), "total": page["total"]}

@@ -1,0 +1,239 @@
+"""The App: one per browser session, composing the template, the session state and the pages.
+
+`create_app()` is what the server calls for every new browser session, so each session has its
+own ApiClient, token and stores, and one analyst's token never reaches another's page.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import panel as pn
+
+from spendlens_dashboard.api import ApiClient, ApiError
+from spendlens_dashboard.charts import category_colors
+from spendlens_dashboard.components.filter_bar import FilterBar
+from spendlens_dashboard.components.header import UserHeader
+from spendlens_dashboard.components.theme import ThemeSwitch
+from spendlens_dashboard.config import DashboardSettings, get_settings
+from spendlens_dashboard.export import DOWNLOAD_KEYS
+from spendlens_dashboard.pages import NAVIGATION, PAGES
+from spendlens_dashboard.pages.transactions import TransactionEditor, noon_of
+from spendlens_dashboard.state import (
+    CatalogStore,
+    Filters,
+    OverviewStore,
+    Session,
+    TransactionsStore,
+)
+
+logger = logging.getLogger("spendlens_dashboard")
+
+pn.extension("tabulator", design="bootstrap", notifications=True, inline=False)
+
+PRODUCT_NAME = "Spendlens"
+APP_CSS = """
+.login-card { border: 1px solid var(--panel-border-color, #ddd); border-radius: 10px;
+              padding: 10px 20px 20px; }
+"""
+
+
+class Workspace:
+    """Everything that exists only while someone is logged in; thrown away at logout."""
+
+    def __init__(self, app: "App") -> None:
+        session, client, filters = app.session, app.session.client, app.filters
+        self.app = app
+        self.download_key = DOWNLOAD_KEYS.issue(session)
+        self.catalog = CatalogStore(client)
+        self.overview = OverviewStore(client, filters)
+        self.transactions = TransactionsStore(client, filters)
+        for store in (self.catalog, self.overview, self.transactions):
+            store.param.watch(app._store_failed, "error")
+
+        # The first overview is fetched before its page is built, so the browser lays the page
+        # out once, with its data; the catalog (colours, pickers) is fetched alongside.
+        catalog = threading.Thread(target=self.catalog.fetch, name="spendlens-catalog")
+        catalog.start()
+        self.overview.fetch()
+        catalog.join()
+
+        self.colors = category_colors(self.catalog.categories)
+        overview_page = PAGES["overview"](
+            self.overview,
+            self.colors,
+            currency=session.currency,
+            merchant_categories=self.catalog.merchant_categories,
+        )
+        overview_page.set_theme(app.theme_switch.dark)
+        self.pages: dict[str, pn.viewable.Viewer] = {"overview": overview_page}
+        self.filter_bar = FilterBar(filters, self.catalog)
+
+    def page(self, slug: str) -> pn.viewable.Viewer:
+        """The page called `slug`, built the first time it is shown."""
+        if slug not in self.pages and slug == "transactions":
+            self.pages[slug] = self._transactions_page()
+        return self.pages[slug]
+
+    def _transactions_page(self) -> pn.viewable.Viewer:
+        app, session = self.app, self.app.session
+        editor = None
+        if session.can_write:
+            editor = TransactionEditor(
+                session.client,
+                self.catalog,
+                default_day=lambda: noon_of(app.filters.reference_day()),
+                on_change=app._data_written,
+                on_unauthorized=session.expire,
+            )
+        page = PAGES["transactions"](
+            self.transactions, download_key=lambda: self.download_key, editor=editor
+        )
+        if self.transactions.items is None:
+            self.transactions.load()
+        return page
+
+    def reload(self) -> None:
+        """Fetch again everything shown (after a write, for instance)."""
+        self.overview.load()
+        if "transactions" in self.pages:
+            self.transactions.load()
+
+    def dispose(self) -> None:
+        DOWNLOAD_KEYS.revoke(self.download_key)
+        self.download_key = None
+        for store in (self.overview, self.transactions):
+            store.dispose()
+
+
+class App(pn.viewable.Viewer):
+    """The template with the login page, or the header, filters and pages of a logged-in user."""
+
+    def __init__(
+        self,
+        settings: DashboardSettings | None = None,
+        client: ApiClient | None = None,
+        **params,
+    ) -> None:
+        super().__init__(**params)
+        self.settings = settings or get_settings()
+        client = client or ApiClient(
+            self.settings.api_url, timeout=self.settings.api_timeout_seconds
+        )
+        self.session = Session(client)
+        self.filters = Filters(today=self.settings.dashboard_today)
+        self.workspace: Workspace | None = None
+        self.shown: pn.viewable.Viewer | None = None  # the page in the main area
+        self._last_notice: tuple[str, str, float] = ("", "", 0.0)
+
+        self.login_page = PAGES["login"](self.session)
+        self.header = UserHeader(self.session)
+        self.theme_switch = ThemeSwitch(on_change=self._theme_changed)
+        self.navigation = pn.widgets.RadioButtonGroup(
+            label="Page",
+            options={PAGES[slug].title: slug for slug in NAVIGATION},
+            value=NAVIGATION[0],
+            color="primary",
+            variant="outline",
+            sizing_mode="stretch_width",
+        )
+        self.navigation.param.watch(lambda _: self._show_page(), "value")
+        self.sidebar = pn.Column(sizing_mode="stretch_width")
+        self.main = pn.Column(sizing_mode="stretch_width")
+        self.template = pn.template.BootstrapTemplate(
+            title=PRODUCT_NAME,
+            sidebar_width=330,
+            header=[pn.Row(self.header, self.theme_switch, sizing_mode="stretch_width")],
+            sidebar=[self.sidebar],
+            main=[self.main],
+            raw_css=[APP_CSS],
+        )
+        self.session.param.watch(self._token_changed, "token")
+        self._show_login()
+
+    # -- what the page shows --------------------------------------------------------------------
+
+    def _show_login(self) -> None:
+        self.sidebar[:] = [
+            pn.pane.Markdown(
+                "### Spending analytics\nLog in to see your organisation's spending: headline "
+                "figures, trends, categories, merchants and the transactions behind them."
+            )
+        ]
+        self.shown = self.login_page
+        self.main[:] = [self.login_page]
+
+    def _show_page(self) -> None:
+        if self.workspace is None:
+            return
+        self.shown = self.workspace.page(self.navigation.value)
+        self.main[:] = [self.shown]
+
+    def _token_changed(self, event) -> None:
+        if self.workspace is not None:
+            self.workspace.dispose()
+            self.workspace = None
+        if event.new is None:
+            self._show_login()
+            return
+        workspace = Workspace(self)
+        if self.session.token != event.new:  # expired (401) or logged out while it was built
+            workspace.dispose()
+            return
+        self.workspace = workspace
+        self.navigation.value = NAVIGATION[0]
+        self.sidebar[:] = [self.navigation, workspace.filter_bar]
+        self._show_page()
+
+    # -- reactions to stores and forms --------------------------------------------------------
+
+    def notify(self, kind: str, message: str) -> None:
+        """A toast; the same message twice within a few seconds (two stores failing on one
+        filter change, say) shows once."""
+        now = time.monotonic()
+        if (message, kind) == self._last_notice[:2] and now - self._last_notice[2] < 3:
+            return
+        self._last_notice = (message, kind, now)
+        notifications = pn.state.notifications
+        if notifications is not None:
+            getattr(notifications, kind)(message, duration=6000)
+
+    def _store_failed(self, event) -> None:
+        error: ApiError | None = event.new
+        if error is None:
+            return
+        if error.status == 401:
+            self.session.expire()
+            return
+        logger.warning("API call failed: %s", error)
+        self.notify("error", f"Could not load data: {error.message}")
+
+    def _theme_changed(self, dark: bool) -> None:
+        if self.workspace is not None:
+            self.workspace.pages["overview"].set_theme(dark)
+
+    def _data_written(self, message: str) -> None:
+        self.notify("success", message)
+        if self.workspace is not None:
+            self.workspace.reload()
+
+    def close(self) -> None:
+        """End of the browser session: forget the token and free the HTTP connections."""
+        if self.workspace is not None:
+            self.workspace.dispose()
+            self.workspace = None
+        self.session.client.logout()
+        self.session.client.close()
+
+    def __panel__(self):
+        return self.template
+
+
+def create_app(settings: DashboardSettings | None = None) -> pn.template.BaseTemplate:
+    """Build the App for one browser session (the server calls this once per session)."""
+    app = App(settings)
+    if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+        pn.state.on_session_destroyed(lambda _ctx: app.close())
+    return app.template

@@ -1,0 +1,1 @@
+"""Views shared by the pages: header, filter bar, KPI cards, the API-paged table."""

@@ -1,0 +1,133 @@
+"""CSV download through the dashboard server, so the browser never holds the API token.
+
+At login a session gets a random download key; the Transactions page links to
+`export/<key>/transactions.csv?<filters>`, and this handler streams the API's
+`/transactions/export.csv` to the browser with the token of the session that owns the key.
+The key dies at logout and when the browser session ends.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import weakref
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+import httpx
+import tornado.web
+
+if TYPE_CHECKING:
+    from spendlens_dashboard.state.session import Session
+
+EXPORT_PARAMS = (
+    "start_date",
+    "end_date",
+    "category",
+    "merchant",
+    "customer_id",
+    "min_amount",
+    "max_amount",
+    "q",
+    "sort",
+)
+ROUTE = r"/export/([A-Za-z0-9_-]{20,100})/transactions\.csv"
+
+
+class DownloadKeys:
+    """Maps download keys to the (live) sessions that issued them."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, weakref.ref[Session]] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, session: "Session") -> str:
+        key = secrets.token_urlsafe(32)
+        with self._lock:
+            self._sessions[key] = weakref.ref(session)
+        return key
+
+    def revoke(self, key: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(key or "", None)
+
+    def session_for(self, key: str) -> "Session | None":
+        with self._lock:
+            ref = self._sessions.get(key)
+        session = ref() if ref else None
+        return session if session is not None and session.token else None
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+
+DOWNLOAD_KEYS = DownloadKeys()
+
+
+def export_href(key: str, params: dict) -> str:
+    """Relative link to the CSV of `params` (the API's filter names, lists repeat)."""
+    pairs: list[tuple[str, str]] = []
+    for name, value in params.items():
+        if name not in EXPORT_PARAMS or value in (None, ""):
+            continue
+        values = value if isinstance(value, (list, tuple)) else [value]
+        pairs.extend((name, str(v)) for v in values)
+    query = urlencode(pairs)
+    return f"export/{key}/transactions.csv" + (f"?{query}" if query else "")
+
+
+class ExportHandler(tornado.web.RequestHandler):
+    """GET export/<key>/transactions.csv: the filtered transactions, streamed from the API."""
+
+    def initialize(self, keys: DownloadKeys = DOWNLOAD_KEYS, timeout: float = 300.0) -> None:
+        self.keys = keys
+        self.timeout = timeout
+
+    def _fail(self, status: int, message: str) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(message + "\n")
+
+    async def get(self, key: str) -> None:
+        session = self.keys.session_for(key)
+        if session is None:
+            self._fail(404, "This download link has expired. Log in to the dashboard again.")
+            return
+        params = [(n, v) for n in EXPORT_PARAMS for v in self.get_query_arguments(n)]
+        url = f"{session.client.base_url}/api/v1/transactions/export.csv"
+        headers = {"Authorization": f"Bearer {session.token}"}
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as http:
+                async with http.stream("GET", url, params=params, headers=headers) as answer:
+                    if answer.status_code >= 400:
+                        await answer.aread()
+                        self._fail(answer.status_code, _api_message(answer))
+                        return
+                    self.set_header("Content-Type", "text/csv; charset=utf-8")
+                    self.set_header(
+                        "Content-Disposition", f'attachment; filename="{_filename(self)}"'
+                    )
+                    self.set_header("Cache-Control", "no-store")
+                    async for chunk in answer.aiter_bytes():
+                        self.write(chunk)
+                        await self.flush()
+        except httpx.TransportError:
+            if not self._headers_written:
+                self._fail(502, "The API cannot be reached; try again later.")
+            return
+        self.finish()
+
+
+def _api_message(answer: httpx.Response) -> str:
+    try:
+        body = answer.json()
+        return str(body.get("detail") or body.get("error"))
+    except (ValueError, AttributeError):
+        return answer.text or f"HTTP {answer.status_code}"
+
+
+def _filename(handler: tornado.web.RequestHandler) -> str:
+    start = handler.get_query_argument("start_date", "")
+    end = handler.get_query_argument("end_date", "")
+    period = f"-{start}-to-{end}" if start and end else ""
+    return f"spendlens-transactions{period}.csv"

@@ -1,0 +1,15 @@
+"""One module per page; PAGES maps each page's slug to its view class."""
+
+from spendlens_dashboard.pages.login import LoginPage
+from spendlens_dashboard.pages.overview import OverviewPage
+from spendlens_dashboard.pages.transactions import TransactionsPage
+
+PAGES = {
+    "login": LoginPage,
+    "overview": OverviewPage,
+    "transactions": TransactionsPage,
+}
+# The pages a logged-in user navigates between, in menu order.
+NAVIGATION = ("overview", "transactions")
+
+__all__ = ["NAVIGATION", "PAGES", "LoginPage", "OverviewPage", "TransactionsPage"]

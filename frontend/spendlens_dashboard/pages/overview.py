@@ -1,0 +1,168 @@
+"""The overview page: KPI cards and the four charts, all following the sidebar filters.
+
+Each chart is a DynamicMap fed by a Pipe: new data is *sent* to the plot, which updates its
+Bokeh data source in place instead of building (and shipping) a new figure on every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import holoviews as hv
+import pandas as pd
+import panel as pn
+
+from spendlens_dashboard import charts
+from spendlens_dashboard.components.kpi import KpiCards
+from spendlens_dashboard.components.loading import DelayedLoading
+from spendlens_dashboard.components.theme import bokeh_theme
+from spendlens_dashboard.state import OverviewStore
+
+EMPTY_MESSAGE = "No transactions match these filters. Widen the date range or clear a filter."
+
+
+class LiveChart:
+    """A chart function bound to a Pipe: `send(frame, **options)` redraws it in place."""
+
+    def __init__(self, chart: Callable[..., hv.Element], options: dict, **pane_options) -> None:
+        self.chart = chart
+        # Plot-wide settings (axis formatter, labels) come from the first element drawn, so the
+        # empty first frame already carries the organisation's currency.
+        self.pipe = hv.streams.Pipe(data={"frame": pd.DataFrame(), "options": options})
+        self.pane = pn.pane.HoloViews(
+            self._dynamic_map(),
+            # The charts share dimension names (total_spend) but not their scales.
+            linked_axes=False,
+            **pane_options,
+        )
+
+    def _dynamic_map(self) -> hv.DynamicMap:
+        def draw(data):
+            return self.chart(data["frame"], **data.get("options", {}))
+
+        return hv.DynamicMap(draw, streams=[self.pipe])
+
+    def send(self, frame: pd.DataFrame, **options) -> None:
+        self.pipe.send({"frame": frame, "options": options})
+
+    def restyle(self, theme) -> None:
+        """A new Bokeh theme needs a new plot: rebuild it around the same pipe."""
+        self.pane.theme = theme
+        self.pane.object = self._dynamic_map()
+
+
+class OverviewPage(pn.viewable.Viewer):
+    title = "Overview"
+
+    def __init__(
+        self,
+        store: OverviewStore,
+        colors: dict[str, str],
+        currency: str = "USD",
+        merchant_categories: dict[str, str] | None = None,
+        **params,
+    ) -> None:
+        super().__init__(**params)
+        self.store = store
+        self.colors = colors
+        self.merchant_categories = merchant_categories or {}
+        self.kpis = KpiCards()
+        self.interval = pn.widgets.RadioButtonGroup(
+            label="Interval",
+            options={"Day": "day", "Week": "week", "Month": "month"},
+            value=store.interval,
+            color="light",
+            variant="outline",
+            width=220,
+        )
+        self.interval.link(store, value="interval")
+        self.empty = pn.pane.Alert(
+            EMPTY_MESSAGE, alert_type="info", visible=False, sizing_mode="stretch_width"
+        )
+        self.period = pn.pane.Markdown("", margin=(0, 10))
+        money = {"currency": currency}
+        self.spend_over_time = LiveChart(
+            charts.spend_over_time,
+            {**money, "interval": store.interval},
+            sizing_mode="stretch_width",
+        )
+        self.spend_by_category = LiveChart(
+            charts.spend_by_category, {**money, "colors": colors}, sizing_mode="stretch_width"
+        )
+        self.category_share = LiveChart(charts.category_share, {**money, "colors": colors})
+        self.top_merchants = LiveChart(
+            charts.top_merchants, {**money, "colors": colors}, sizing_mode="stretch_width"
+        )
+        self.live_charts = [
+            self.spend_over_time,
+            self.spend_by_category,
+            self.category_share,
+            self.top_merchants,
+        ]
+        self.charts = [chart.pane for chart in self.live_charts]
+        # Plain boxes, not Cards: every extra layout model is work for the browser.
+        box = {"border": "1px solid var(--panel-border-color, #e0e0e0)", "border-radius": "8px"}
+        self.spend_over_time.pane.param.update(styles=box, margin=5)
+        self._layout = pn.Column(
+            self.period,
+            self.kpis,
+            self.empty,
+            pn.Row(pn.HSpacer(), self.interval, sizing_mode="stretch_width"),
+            self.spend_over_time.pane,
+            pn.FlexBox(
+                pn.Column(
+                    self.spend_by_category.pane, styles={**box, "flex": "2 1 420px"}, margin=5
+                ),
+                pn.Column(self.category_share.pane, styles={**box, "flex": "1 1 300px"}, margin=5),
+                sizing_mode="stretch_width",
+                margin=0,
+            ),
+            pn.Column(self.top_merchants.pane, styles=box, sizing_mode="stretch_width", margin=5),
+            sizing_mode="stretch_width",
+        )
+        store.param.watch(DelayedLoading(self._layout), "loading")
+        store.param.watch(self._data_changed, "loaded")
+        if store.summary is not None:
+            self._draw_now()  # nothing is on screen yet: no lock needed
+
+    def set_theme(self, dark: bool) -> None:
+        theme = bokeh_theme(dark)
+        for chart in self.live_charts:
+            chart.restyle(theme)
+
+    def _data_changed(self, *_events) -> None:
+        # Stores finish on worker threads; the plots must change under the document lock.
+        pn.state.execute(self._draw)
+
+    def _draw(self) -> None:
+        # One hold: the KPIs and all four plots reach the browser as one message, laid out once.
+        with pn.io.hold():
+            self._draw_now()
+
+    def _draw_now(self) -> None:
+        store = self.store
+        currency = store.currency
+        self.kpis.show(store.summary)
+        period = store.summary["period"]
+        previous = store.summary["previous_period"]
+        self.period.object = (
+            f"**{period['start_date']} – {period['end_date']}** (UTC), compared with "
+            f"{previous['start_date']} – {previous['end_date']}"
+        )
+        self.empty.visible = store.is_empty
+        self.spend_over_time.send(store.timeseries, interval=store.interval, currency=currency)
+        for chart, frame in (
+            (self.spend_by_category, store.categories),
+            (self.category_share, store.categories),
+            (self.top_merchants, self._with_categories(store.merchants)),
+        ):
+            chart.send(frame, currency=currency, colors=self.colors)
+
+    def _with_categories(self, merchants: pd.DataFrame) -> pd.DataFrame:
+        """Merchants coloured by their default category, like the category charts."""
+        return merchants.assign(
+            category=[self.merchant_categories.get(m, "") for m in merchants["label"]]
+        )
+
+    def __panel__(self):
+        return self._layout

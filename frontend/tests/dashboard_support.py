@@ -1,0 +1,70 @@
+"""Constants and small helpers shared by the dashboard test modules and their conftest."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from spendlens_dashboard.api import ApiClient
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-output" / "screenshots"
+CHROMIUM = os.environ.get("SPENDLENS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+DEMO_PASSWORD = "spendlens-demo"
+ANALYST = "analyst@acme.example"
+VIEWER = "viewer@acme.example"
+ADMIN = "admin@acme.example"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, timeout: float = 30.0) -> None:
+    """Poll a server's health URL while it starts (fixture set-up, not a test wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not come up within {timeout} s")
+        time.sleep(0.1)
+
+
+def logged_in_client(api_url: str, email: str, password: str = DEMO_PASSWORD) -> ApiClient:
+    client = ApiClient(api_url)
+    client.login(email, password)
+    return client
+
+
+@dataclass
+class NewUser:
+    id: int
+    email: str
+    password: str
+    role: str
+
+
+@dataclass
+class BrowserPage:
+    page: object
+    requests: list[str]
+    url: str
