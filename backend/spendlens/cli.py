@@ -1,4 +1,4 @@
-"""The `spendlens` command: run, migrate, seed and serve."""
+"""The `spendlens` command: run, migrate, seed, serve, worker and import."""
 
 from __future__ import annotations
 
@@ -123,13 +123,55 @@ def _start_dashboard(api_host: str, api_port: int, port: int) -> subprocess.Pope
     )
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from spendlens.jobs import runner
+    from spendlens.jobs.worker import run_worker
+
+    # Test and benchmark knobs (hidden from --help): smaller write batches, a pause after each.
+    if args.chunk_rows:
+        runner.tuning.chunk_rows = args.chunk_rows
+    runner.tuning.step_delay = args.step_delay
+    run_worker(concurrency=args.concurrency, name=args.name)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from spendlens.imports.commandline import import_file
+
+    return import_file(
+        args.file,
+        fmt=args.format,
+        kind=args.kind,
+        org_slug=args.org,
+        mapping=args.mapping,
+        encoding=args.encoding,
+        dry=args.dry_run,
+        skip_bad_rows=args.skip_bad_rows,
+    )
+
+
+def _start_worker() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "spendlens.cli", "worker"])
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process is None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Everything a fresh machine needs: database, schema, demo data, API and dashboard."""
+    """Everything a fresh machine needs: database, schema, demo data, API, worker, dashboard."""
     url = _ensure_local_database()
     _use_database(url)
     migrate()
     if not args.no_seed:
         cmd_seed(argparse.Namespace(as_of=None, scale=1.0))
+    worker = None if args.no_worker else _start_worker()
     dashboard = None if args.no_dashboard else _start_dashboard(args.host, args.port, 5006)
     print(f"API on http://{args.host}:{args.port}  (docs: /docs)", flush=True)
     if dashboard is not None:
@@ -138,12 +180,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         _serve(args.host, args.port)
     finally:
-        if dashboard is not None:
-            dashboard.terminate()
-            try:
-                dashboard.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                dashboard.kill()
+        _stop(dashboard)
+        _stop(worker)
     return 0
 
 
@@ -186,7 +224,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--no-seed", action="store_true")
     p.add_argument("--no-dashboard", action="store_true")
+    p.add_argument("--no-worker", action="store_true", help="do not start a jobs worker")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("worker", help="run background jobs (imports); run several side by side")
+    p.add_argument("--concurrency", type=int, default=1, help="jobs run at once by this worker")
+    p.add_argument("--name", default=None, help="name in logs")
+    p.add_argument("--chunk-rows", type=int, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--step-delay", type=float, default=0.0, help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("import", help="import a file of transactions or customers")
+    p.add_argument("file", type=Path)
+    p.add_argument(
+        "--format", required=True, choices=["native-csv", "json", "online-retail", "custom"]
+    )
+    p.add_argument("--org", default=None, help="organisation slug (default: the only one)")
+    p.add_argument("--kind", default="transactions", choices=["transactions", "customers"])
+    p.add_argument("--mapping", default=None, help="JSON column mapping (custom), or @file")
+    p.add_argument("--encoding", default="utf-8", choices=["utf-8", "cp1252", "latin-1"])
+    p.add_argument("--dry-run", action="store_true", help="report only; write nothing")
+    p.add_argument("--skip-bad-rows", action="store_true", help="import the good rows")
+    p.set_defaults(func=cmd_import)
     return parser
 
 

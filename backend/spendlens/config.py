@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=15 * 60, ge=1)
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1)
+    # Largest accepted import upload (bytes); bigger ones get 413 before they are read.
+    max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
 
     @model_validator(mode="after")
     def _refuse_example_secret(self) -> "Settings":

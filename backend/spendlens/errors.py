@@ -66,6 +66,13 @@ class Conflict(AppError):
     error = "Conflict"
 
 
+class PayloadTooLarge(AppError):
+    """The request body is larger than allowed."""
+
+    status_code = 413
+    error = "PayloadTooLarge"
+
+
 class Unprocessable(AppError):
     """The request is well-formed but its values are not valid."""
 

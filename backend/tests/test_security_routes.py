@@ -25,6 +25,8 @@ WRITE_ROUTE_ROLES = {
     ("POST", "/api/v1/customers"): "analyst",
     ("PATCH", "/api/v1/customers/{customer_id}"): "analyst",
     ("DELETE", "/api/v1/customers/{customer_id}"): "analyst",
+    ("POST", "/api/v1/imports"): "analyst",
+    ("POST", "/api/v1/jobs/{job_id}/retry"): "analyst",
     ("POST", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
 }

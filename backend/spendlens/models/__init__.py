@@ -2,6 +2,7 @@
 
 from spendlens.models.base import Base
 from spendlens.models.customer import Customer, Merchant
+from spendlens.models.job import Job
 from spendlens.models.organization import Organization
 from spendlens.models.transaction import Transaction
 from spendlens.models.user import LoginFailure, Role, User
@@ -9,6 +10,7 @@ from spendlens.models.user import LoginFailure, Role, User
 __all__ = [
     "Base",
     "Customer",
+    "Job",
     "LoginFailure",
     "Merchant",
     "Organization",

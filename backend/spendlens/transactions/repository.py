@@ -65,6 +65,7 @@ def export_query(org_id: int, filters: TransactionFilters, sort: TransactionSort
             Transaction.occurred_at,
             Transaction.customer_id,
             Customer.name.label("customer_name"),
+            Customer.external_id.label("customer_external_id"),
             Merchant.name.label("merchant"),
             Transaction.category,
             Transaction.description,

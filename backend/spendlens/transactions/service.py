@@ -52,6 +52,8 @@ EXPORT_COLUMNS = (
     "occurred_at",
     "customer_id",
     "customer_name",
+    # The customer's own key: what an import (into any organisation) matches customers on.
+    "customer_external_id",
     "merchant",
     "category",
     "description",
@@ -61,7 +63,14 @@ EXPORT_COLUMNS = (
     "currency",
     "external_id",
 )
-_TEXT_COLUMNS = {"customer_name", "merchant", "category", "description", "external_id"}
+_TEXT_COLUMNS = {
+    "customer_name",
+    "merchant",
+    "category",
+    "description",
+    "external_id",
+    "customer_external_id",
+}
 
 
 def export_csv_lines(

@@ -1,0 +1,74 @@
+"""The procrastinate App shared by every process: the API defers jobs on its own request
+connection (so a job and the rows it needs commit together), the worker runs them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datetime import UTC, datetime
+
+from procrastinate import App, sql
+from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
+from sqlalchemy import Connection
+
+# Modules whose tasks a worker must know; imported by the worker at start.
+TASK_MODULES = ["spendlens.imports.tasks", "spendlens.jobs.tasks"]
+
+# Deferring only ever happens on an explicit SQLAlchemy connection (see `defer`), so this
+# connector never opens a pool of its own. The worker swaps in an async psycopg connector.
+queue = App(connector=SQLAlchemyPsycopg2Connector(), import_paths=TASK_MODULES)
+
+
+def defer(
+    connection: Connection, task_name: str, *, lock: str | None = None, **task_kwargs: Any
+) -> int:
+    """Queue `task_name` inside `connection`'s transaction; returns the queue's job id.
+
+    The job becomes visible to workers only when that transaction commits, so a worker never
+    picks up a job whose rows are not there yet, and a failed request leaves no job behind.
+    Jobs with the same `lock` run one after the other.
+    """
+    return queue.configure_task(task_name, connection=connection, lock=lock).defer(**task_kwargs)
+
+
+# The task that runs each kind of tracked job (see spendlens.jobs.runner); every task takes
+# `org_id` and `job_id`.
+TASKS_BY_KIND = {"import": "imports.run"}
+
+
+def defer_tracked_job(connection: Connection, kind: str, org_id: int, job_id: int) -> int:
+    """Queue the run of a row of `jobs`. Jobs of one kind and organisation run one at a time."""
+    return defer(
+        connection,
+        TASKS_BY_KIND[kind],
+        lock=f"{kind}:org:{org_id}",
+        org_id=org_id,
+        job_id=job_id,
+    )
+
+
+def queue_status(connection: Connection, queue_job_id: int) -> str | None:
+    """The queue's status of a job (todo, doing, succeeded, failed …), None once deleted."""
+    row = queue.connector.execute_query_one_with_connection(
+        connection, query=sql.queries["get_job_status"], job_id=queue_job_id
+    )
+    return str(row["status"]) if row else None
+
+
+def requeue(connection: Connection, queue_job_id: int) -> None:
+    """procrastinate's retry of a job that failed or whose worker died: back to `todo`."""
+    queue.connector.execute_query_one_with_connection(
+        connection,
+        query=sql.queries["retry_job"],
+        job_id=queue_job_id,
+        retry_at=datetime.now(UTC),
+        new_priority=None,
+        new_queue_name=None,
+        new_lock=None,
+    )
+
+
+def libpq_dsn(sqlalchemy_url: str) -> str:
+    """The DSN without SQLAlchemy's driver suffix, as psycopg 3 expects it."""
+    scheme, sep, rest = sqlalchemy_url.partition("://")
+    return f"{scheme.split('+')[0]}{sep}{rest}"
