@@ -49,7 +49,10 @@ def _use_database(url: str) -> None:
 
 
 def _ensure_local_database() -> str:
-    """DATABASE_URL when set; otherwise an embedded PostgreSQL under .data/ that stops with us."""
+    """The configured database (DATABASE_URL, SPENDLENS_DATABASE_URL or .env); without one, an
+    embedded PostgreSQL under .data/, shared by every `spendlens` process that uses it and
+    stopped when the last of them exits."""
+    from spendlens.config import get_settings
     from spendlens.local_db import (
         default_data_dir,
         ensure_database,
@@ -57,16 +60,14 @@ def _ensure_local_database() -> str:
         with_database,
     )
 
-    explicit = os.environ.get("SPENDLENS_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if explicit:
-        return explicit
+    settings = get_settings()
+    if "database_url" in settings.model_fields_set:
+        return settings.database_url
     data_dir = default_data_dir()
-    print(f"Starting embedded PostgreSQL in {data_dir} ...", flush=True)
+    print(f"Using embedded PostgreSQL in {data_dir} ...", flush=True)
     admin_url = start_embedded_postgres(data_dir)
     ensure_database(admin_url, "spendlens")
-    url = with_database(admin_url, "spendlens")
-    _use_database(url)
-    return url
+    return with_database(admin_url, "spendlens")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -166,8 +167,6 @@ def _stop(process: subprocess.Popen | None) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Everything a fresh machine needs: database, schema, demo data, API, worker, dashboard."""
-    url = _ensure_local_database()
-    _use_database(url)
     migrate()
     if not args.no_seed:
         cmd_seed(argparse.Namespace(as_of=None, scale=1.0))
@@ -249,9 +248,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that talk to the database; the dashboard only talks to the API.
+DATABASE_COMMANDS = {"run", "migrate", "seed", "serve", "worker", "import"}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in DATABASE_COMMANDS:
+            _use_database(_ensure_local_database())
         return args.func(args)
     except KeyboardInterrupt:
         return 130

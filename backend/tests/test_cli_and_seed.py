@@ -119,3 +119,32 @@ class TestDemoData:
 def test_parser_rejects_bad_dates():
     with pytest.raises(SystemExit):
         build_parser().parse_args(["seed", "--as-of", "31/12/2026"])
+
+
+def test_without_a_configured_database_commands_share_an_embedded_one(
+    tmp_path, monkeypatch, database_url
+):
+    """No DATABASE_URL: the CLI starts (or joins) a PostgreSQL under the data folder."""
+    import psycopg2
+
+    from spendlens.cli import _ensure_local_database
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("SPENDLENS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("SPENDLENS_DATA_DIR", str(tmp_path / "data"))
+    from spendlens.config import get_settings
+
+    get_settings.cache_clear()
+    try:
+        first = _ensure_local_database()
+        assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+        assert _ensure_local_database() == first  # a second command joins the same server
+        conn = psycopg2.connect(first)
+        with conn.cursor() as cur:
+            cur.execute("SELECT current_database()")
+            assert cur.fetchone()[0] == "spendlens"
+        conn.close()
+    finally:
+        monkeypatch.undo()
+        _use_database(database_url)
