@@ -1,0 +1,1 @@
+"""Exports: the organisation's customers as CSV and the whole organisation as JSON, streamed."""

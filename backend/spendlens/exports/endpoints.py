@@ -1,0 +1,74 @@
+"""HTTP routes of /api/v1/exports: customers as CSV, the whole organisation as JSON."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from spendlens.auth.dependencies import AnalystUser, CurrentOrg, CurrentUser
+from spendlens.customers.filters import CustomerFiltersDep
+from spendlens.db import StreamConnectionDep
+from spendlens.errors import error_responses
+from spendlens.exports import service
+
+router = APIRouter(prefix="/exports", tags=["exports"])
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+@router.get(
+    "/customers.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "CSV of the filtered customers"},
+        **error_responses(401, 422),
+    },
+)
+def export_customers_csv(
+    user: CurrentUser,
+    org: CurrentOrg,
+    filters: CustomerFiltersDep,
+    connect: StreamConnectionDep,
+) -> StreamingResponse:
+    """The customers matching the list's filters, with totals, as streamed CSV (by external id).
+
+    The columns are the native customers import layout (`external_id, name, email, country,
+    signup_date, lifecycle_stage`) plus `total_spend, transaction_count, first_purchase,
+    last_purchase` in the base currency, which an import ignores. Cells that a spreadsheet would
+    run as a formula are prefixed with `'`.
+    """
+    return StreamingResponse(
+        service.customers_csv(connect, org.id, org.base_currency, filters),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(f"customers-{date.today().isoformat()}.csv"),
+    )
+
+
+@router.get(
+    "/organization.json",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"application/json": {}}, "description": "The whole organisation"},
+        **error_responses(401, 403),
+    },
+)
+def export_organization_json(
+    user: AnalystUser, org: CurrentOrg, connect: StreamConnectionDep
+) -> StreamingResponse:
+    """The whole organisation as streamed JSON (analysts and admins).
+
+    `{"format": "spendlens-org-export", "version": 1, "organization": {name, base_currency,
+    timezone}, "customers": [...], "merchants": [...], "transactions": [...]}`, ordered by
+    external id (merchants by name), customers and merchants referenced by external id and name,
+    money as strings with two decimals, timestamps ISO 8601 in UTC. The `customers` and
+    `transactions` lists import as they are with `POST /imports` (format `json`), customers first.
+    """
+    return StreamingResponse(
+        service.organization_json(connect, org.id),
+        media_type="application/json",
+        headers=_attachment(f"organization-{date.today().isoformat()}.json"),
+    )

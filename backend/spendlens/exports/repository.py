@@ -1,0 +1,128 @@
+"""Plain-row queries for streamed exports, always within one organisation and in a stable order
+that depends only on the data (external ids, names), never on database ids."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import Numeric, Select, func, literal, select
+
+from spendlens.customers.filters import CustomerFilters, filter_conditions
+from spendlens.metrics.definitions import TOTAL_SPEND, TRANSACTION_COUNT
+from spendlens.models import Customer, Merchant, Organization, Transaction
+
+transactions = Transaction.__table__
+ZERO_MONEY = literal(Decimal("0.00"), Numeric(14, 2))
+
+
+def organization_query(org_id: int) -> Select:
+    return select(Organization.name, Organization.base_currency, Organization.timezone).where(
+        Organization.id == org_id
+    )
+
+
+def customers_with_totals_query(org_id: int, currency: str, filters: CustomerFilters) -> Select:
+    """The filtered customers with their totals in `currency` (as on the customers list)."""
+    t = transactions.c
+    is_purchase = t.kind == "purchase"
+    totals = (
+        select(
+            t.customer_id,
+            TOTAL_SPEND.sql(t).label("total_spend"),
+            TRANSACTION_COUNT.sql(t).label("transaction_count"),
+            func.min(t.occurred_at).filter(is_purchase).label("first_purchase"),
+            func.max(t.occurred_at).filter(is_purchase).label("last_purchase"),
+        )
+        .where(t.org_id == org_id, t.currency == currency)
+        .group_by(t.customer_id)
+        .subquery("totals")
+    )
+    return (
+        select(
+            Customer.external_id,
+            Customer.name,
+            Customer.email,
+            Customer.country,
+            Customer.signup_date,
+            Customer.lifecycle_stage,
+            func.coalesce(totals.c.total_spend, ZERO_MONEY).label("total_spend"),
+            func.coalesce(totals.c.transaction_count, 0).label("transaction_count"),
+            totals.c.first_purchase,
+            totals.c.last_purchase,
+        )
+        .select_from(Customer)
+        .outerjoin(totals, totals.c.customer_id == Customer.id)
+        .where(*filter_conditions(filters, org_id))
+        .order_by(*_customer_order())
+    )
+
+
+def _customer_order():
+    # The id only separates customers that are otherwise indistinguishable in the export.
+    return (
+        Customer.external_id.asc().nulls_last(),
+        Customer.name.asc(),
+        Customer.email.asc().nulls_last(),
+        Customer.id.asc(),
+    )
+
+
+def customers_query(org_id: int) -> Select:
+    return (
+        select(
+            Customer.external_id,
+            Customer.name,
+            Customer.email,
+            Customer.country,
+            Customer.signup_date,
+            Customer.lifecycle_stage,
+        )
+        .where(Customer.org_id == org_id)
+        .order_by(*_customer_order())
+    )
+
+
+def merchants_query(org_id: int) -> Select:
+    return (
+        select(Merchant.name, Merchant.default_category)
+        .where(Merchant.org_id == org_id)
+        .order_by(Merchant.name.asc())
+    )
+
+
+def transactions_query(org_id: int) -> Select:
+    """Every transaction, customers and merchants named by their keys, in natural-key order."""
+    return (
+        select(
+            Transaction.external_id,
+            Transaction.occurred_at,
+            Customer.external_id.label("customer_external_id"),
+            Merchant.name.label("merchant"),
+            Transaction.category,
+            Transaction.description,
+            Transaction.quantity,
+            Transaction.kind,
+            Transaction.amount,
+            Transaction.currency,
+        )
+        .select_from(Transaction)
+        .join(
+            Customer,
+            (Customer.org_id == Transaction.org_id) & (Customer.id == Transaction.customer_id),
+        )
+        .outerjoin(
+            Merchant,
+            (Merchant.org_id == Transaction.org_id) & (Merchant.id == Transaction.merchant_id),
+        )
+        .where(Transaction.org_id == org_id)
+        .order_by(
+            Transaction.external_id.asc().nulls_last(),
+            Transaction.occurred_at.asc(),
+            Customer.external_id.asc().nulls_last(),
+            Transaction.amount.asc(),
+            Merchant.name.asc().nulls_first(),
+            Transaction.category.asc(),
+            Transaction.description.asc(),
+            Transaction.id.asc(),
+        )
+    )
