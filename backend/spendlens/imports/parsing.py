@@ -239,6 +239,9 @@ def _country(v: str, p: Params, strict: bool) -> tuple[str, str]:
 # Free text that a native file carries exactly (not trimmed), so export → import → export
 # gives the same file. Keys (external ids) are always trimmed.
 EXACT_TEXT = {"description", "category", "merchant", "customer_name", "name"}
+# Keys and emails are trimmed, but carry the export's formula guard too (an id `=X1` is
+# exported as `'=X1`), which a native import takes off again.
+GUARDED_KEYS = {"external_id", "customer_ref", "email"}
 
 
 class _Builder:
@@ -276,6 +279,12 @@ class _Builder:
             value = f"NULLIF({ref}, '')"
             expression = (
                 f"CASE WHEN {value} ~ {self.neutralised} THEN substr({value}, 2) "
+                f"ELSE {value} END AS {alias}"
+            )
+        elif self.exact and name in GUARDED_KEYS:
+            value = _text(ref)
+            expression = (
+                f"CASE WHEN {value} ~ {self.neutralised} THEN btrim(substr({value}, 2)) "
                 f"ELSE {value} END AS {alias}"
             )
         else:
