@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, Query
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 
 from spendlens.errors import Unprocessable
 from spendlens.kit.sql import contains_pattern
@@ -75,10 +75,6 @@ def filter_conditions(
             )
         )
     return conditions
-
-
-def where(filters: TransactionFilters, org_id: int, table=Transaction.__table__):
-    return and_(*filter_conditions(filters, org_id, table))
 
 
 def transaction_filters(
