@@ -20,6 +20,7 @@ from spendlens_dashboard.components.theme import ThemeSwitch
 from spendlens_dashboard.config import DashboardSettings, get_settings
 from spendlens_dashboard.export import DOWNLOAD_KEYS
 from spendlens_dashboard.pages import NAVIGATION, PAGES
+from spendlens_dashboard.pages.data import ImportPanel
 from spendlens_dashboard.pages.transactions import TransactionEditor, noon_of
 from spendlens_dashboard.state import (
     CatalogStore,
@@ -28,16 +29,25 @@ from spendlens_dashboard.state import (
     Session,
     TransactionsStore,
 )
+from spendlens_dashboard.state.customers import CustomerDetailStore, CustomersStore
 
 logger = logging.getLogger("spendlens_dashboard")
 
 pn.extension("tabulator", design="bootstrap", notifications=True, inline=False)
 
 PRODUCT_NAME = "Spendlens"
+UNFILTERED_PAGES = ("customers", "data")
 APP_CSS = """
 .login-card { border: 1px solid var(--panel-border-color, #ddd); border-radius: 10px;
               padding: 10px 20px 20px; }
 """
+
+
+class _Event:
+    """What `App._store_failed` reads of a param event: the new error."""
+
+    def __init__(self, new: ApiError) -> None:
+        self.new = new
 
 
 class Workspace:
@@ -70,12 +80,48 @@ class Workspace:
         overview_page.set_theme(app.theme_switch.dark)
         self.pages: dict[str, pn.viewable.Viewer] = {"overview": overview_page}
         self.filter_bar = FilterBar(filters, self.catalog)
+        # Built on first open of their pages (nothing is fetched for them at login).
+        self.customers: CustomersStore | None = None
+        self.customer_detail: CustomerDetailStore | None = None
+        self.importer: ImportPanel | None = None
 
     def page(self, slug: str) -> pn.viewable.Viewer:
         """The page called `slug`, built the first time it is shown."""
-        if slug not in self.pages and slug == "transactions":
-            self.pages[slug] = self._transactions_page()
+        if slug not in self.pages:
+            builders = {
+                "transactions": self._transactions_page,
+                "customers": self._customers_page,
+                "data": self._data_page,
+            }
+            self.pages[slug] = builders[slug]()
         return self.pages[slug]
+
+    def _customers_page(self) -> pn.viewable.Viewer:
+        app, session = self.app, self.app.session
+        self.customers = CustomersStore(session.client, currency=session.currency)
+        self.customer_detail = CustomerDetailStore(session.client)
+        for store in (self.customers, self.customer_detail):
+            store.param.watch(app._store_failed, "error")
+        page = PAGES["customers"](self.customers, self.customer_detail, currency=session.currency)
+        self.customers.load()
+        return page
+
+    def _data_page(self) -> pn.viewable.Viewer:
+        app, session = self.app, self.app.session
+        if session.can_write:
+            self.importer = ImportPanel(
+                session.client,
+                on_imported=app._data_written,
+                on_unauthorized=session.expire,
+                notify=app.notify,
+            )
+        return PAGES["data"](
+            download_key=lambda: self.download_key,
+            importer=self.importer,
+            client=session.client,
+            can_export_organization=session.can_write,
+            on_error=lambda error: app._store_failed(_Event(error)),
+        )
 
     def _transactions_page(self) -> pn.viewable.Viewer:
         app, session = self.app, self.app.session
@@ -100,12 +146,16 @@ class Workspace:
         self.overview.load()
         if "transactions" in self.pages:
             self.transactions.load()
+        if self.customers is not None:
+            self.customers.load()
 
     def dispose(self) -> None:
         DOWNLOAD_KEYS.revoke(self.download_key)
         self.download_key = None
         for store in (self.overview, self.transactions):
             store.dispose()
+        if self.importer is not None:
+            self.importer.dispose()
 
 
 class App(pn.viewable.Viewer):
@@ -138,6 +188,8 @@ class App(pn.viewable.Viewer):
             color="primary",
             variant="outline",
             sizing_mode="stretch_width",
+            # Four pages fit the sidebar's width.
+            stylesheets=[":host .bk-btn { padding-left: 6px; padding-right: 6px; }"],
         )
         self.navigation.param.watch(lambda _: self._show_page(), "value")
         self.sidebar = pn.Column(sizing_mode="stretch_width")
@@ -168,7 +220,14 @@ class App(pn.viewable.Viewer):
     def _show_page(self) -> None:
         if self.workspace is None:
             return
-        self.shown = self.workspace.page(self.navigation.value)
+        slug = self.navigation.value
+        self.shown = self.workspace.page(slug)
+        # The shared filters (dates, categories, ...) apply to the overview and transactions.
+        wanted = [self.navigation]
+        if slug not in UNFILTERED_PAGES:
+            wanted.append(self.workspace.filter_bar)
+        if list(self.sidebar.objects) != wanted:
+            self.sidebar[:] = wanted
         self.main[:] = [self.shown]
 
     def _token_changed(self, event) -> None:

@@ -412,3 +412,68 @@ class ApiClient:
         self, filters: QueryParams | None = None, *, by: Dimension = "category", top: int = 10
     ) -> MetricsBreakdown:
         return self._get("/metrics/breakdown", {**(filters or {}), "by": by, "top": top})
+
+    # -- customers ------------------------------------------------------------------------------
+
+    def list_customers(
+        self,
+        filters: QueryParams | None = None,
+        *,
+        sort: str = "name",
+        skip: int = 0,
+        limit: int = 20,
+    ) -> dict:
+        """GET /customers: {items, total, skip, limit}; filters are q, country (list),
+        signup_from, signup_to and lifecycle_stage."""
+        return self._get(
+            "/customers", {**(filters or {}), "sort": sort, "skip": skip, "limit": limit}
+        )
+
+    def get_customer(self, customer_id: int) -> dict:
+        """GET /customers/{id}: totals, monthly_spend and recent_transactions."""
+        return self._get(f"/customers/{customer_id}")
+
+    # -- imports and jobs -----------------------------------------------------------------------
+
+    def upload_import(
+        self,
+        filename: str,
+        content: bytes,
+        *,
+        kind: str = "transactions",
+        format: str = "native-csv",
+        mode: str = "all-or-nothing",
+        dry_run: bool = False,
+        mapping: str | None = None,
+    ) -> dict:
+        """POST /imports: the dry-run report (200) or the queued job (202)."""
+        data = {"kind": kind, "format": format, "mode": mode, "dry_run": str(dry_run).lower()}
+        if mapping:
+            data["mapping"] = mapping
+        try:
+            response = self._http.post(
+                "/imports",
+                data=data,
+                files={"file": (filename or "upload", content)},
+                headers=self._headers(),
+            )
+        except httpx.TimeoutException:
+            raise ApiUnreachable(self.base_url, "timed out") from None
+        except httpx.TransportError as exc:
+            raise ApiUnreachable(self.base_url, type(exc).__name__) from None
+        if response.status_code >= 400:
+            raise ApiError.from_response(response)
+        return response.json()
+
+    def get_job(self, job_id: int) -> dict:
+        return self._get(f"/jobs/{job_id}")
+
+    # -- exports --------------------------------------------------------------------------------
+
+    def export_customers_csv_bytes(self, filters: QueryParams | None = None) -> bytes:
+        """GET /exports/customers.csv: the (filtered) customers with their totals."""
+        return self._request("GET", "/exports/customers.csv", params=filters).content
+
+    def export_organization_json_bytes(self) -> bytes:
+        """GET /exports/organization.json: the whole organisation (analysts and admins)."""
+        return self._request("GET", "/exports/organization.json").content

@@ -1,5 +1,7 @@
 """One module per page; PAGES maps each page's slug to its view class."""
 
+from spendlens_dashboard.pages.customers import CustomersPage
+from spendlens_dashboard.pages.data import DataPage
 from spendlens_dashboard.pages.login import LoginPage
 from spendlens_dashboard.pages.overview import OverviewPage
 from spendlens_dashboard.pages.transactions import TransactionsPage
@@ -8,8 +10,18 @@ PAGES = {
     "login": LoginPage,
     "overview": OverviewPage,
     "transactions": TransactionsPage,
+    "customers": CustomersPage,
+    "data": DataPage,
 }
 # The pages a logged-in user navigates between, in menu order.
-NAVIGATION = ("overview", "transactions")
+NAVIGATION = ("overview", "transactions", "customers", "data")
 
-__all__ = ["NAVIGATION", "PAGES", "LoginPage", "OverviewPage", "TransactionsPage"]
+__all__ = [
+    "NAVIGATION",
+    "PAGES",
+    "CustomersPage",
+    "DataPage",
+    "LoginPage",
+    "OverviewPage",
+    "TransactionsPage",
+]

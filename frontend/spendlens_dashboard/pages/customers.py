@@ -1,0 +1,293 @@
+"""The customers page: search and filters, a table sorted and paged by the API, and one customer's
+page (totals, spend per month and the latest transactions) opened from the table."""
+
+from __future__ import annotations
+
+import html
+
+import pandas as pd
+import panel as pn
+
+from spendlens_dashboard.components.frame_table import FrameTabulator
+
+from spendlens_dashboard import charts
+from spendlens_dashboard.components.loading import DelayedLoading
+from spendlens_dashboard.components.table import ApiPagedTabulator
+from spendlens_dashboard.formatting import format_count, format_money
+from spendlens_dashboard.state.customers import (
+    LIFECYCLE_STAGES,
+    CustomerDetailStore,
+    CustomersStore,
+    customers_frame,
+    parse_countries,
+)
+
+EMPTY_MESSAGE = "No customers match this search and these filters."
+SORTABLE = {
+    "name": "name",
+    "signup_date": "signup",
+    "total_spend": "total_spend",
+    "last_purchase": "last_purchase",
+}
+TITLES = {
+    "id": "ID",
+    "external_id": "External ID",
+    "name": "Name",
+    "email": "Email",
+    "country": "Country",
+    "lifecycle_stage": "Stage",
+    "signup_date": "Signed up",
+    "total_spend": "Total spend",
+    "transaction_count": "Transactions",
+    "last_purchase": "Last purchase",
+}
+RECENT_COLUMNS = ["id", "occurred_at", "merchant", "category", "description", "kind", "amount"]
+RECENT_TITLES = {
+    "id": "ID",
+    "occurred_at": "When (UTC)",
+    "merchant": "Merchant",
+    "category": "Category",
+    "description": "Description",
+    "kind": "Kind",
+    "amount": "Amount",
+}
+DETAIL_CSS = """
+.customer-totals { display: flex; gap: 16px; flex-wrap: wrap; }
+.customer-total { padding: 10px 14px; border-radius: 8px; min-width: 170px;
+                  border: 1px solid var(--panel-border-color, #ddd); }
+.customer-total .label { font-size: 0.8rem; opacity: 0.75; text-transform: uppercase; }
+.customer-total .value { font-size: 1.4rem; font-weight: 600; }
+"""
+
+
+def api_sort(sorters: list[dict]) -> str:
+    """Tabulator's sorters → the API's sort parameter."""
+    for sorter in sorters or []:
+        field = SORTABLE.get(sorter.get("field", ""))
+        if field:
+            return field if sorter.get("dir") == "asc" else f"-{field}"
+    return "name"
+
+
+def totals_html(detail: dict, currency: str) -> str:
+    """The customer's headline figures, each with a data-customer-total attribute (tests)."""
+    figures = [
+        ("total_spend", "Total spend", format_money(detail.get("total_spend"), currency)),
+        ("transaction_count", "Transactions", format_count(detail.get("transaction_count"))),
+        ("first_purchase", "First purchase", (detail.get("first_purchase") or "–")[:10]),
+        ("last_purchase", "Last purchase", (detail.get("last_purchase") or "–")[:10]),
+    ]
+    cards = "".join(
+        f'<div class="customer-total"><div class="label">{label}</div>'
+        f'<div class="value" data-customer-total="{key}">{html.escape(value)}</div></div>'
+        for key, label, value in figures
+    )
+    return f'<div class="customer-totals">{cards}</div>'
+
+
+def profile_markdown(detail: dict) -> str:
+    parts = [
+        f"## {detail.get('name') or detail.get('external_id') or 'Customer'}",
+        " · ".join(
+            str(p)
+            for p in (
+                detail.get("email"),
+                detail.get("country"),
+                detail.get("lifecycle_stage"),
+                f"signed up {detail['signup_date']}" if detail.get("signup_date") else None,
+                f"external id {detail['external_id']}" if detail.get("external_id") else None,
+            )
+            if p
+        ),
+    ]
+    return "\n\n".join(parts)
+
+
+def monthly_frame(detail: dict) -> pd.DataFrame:
+    rows = detail.get("monthly_spend") or []
+    return pd.DataFrame(
+        {
+            "period_start": [r["month"] for r in rows],
+            "total_spend": [float(r["total_spend"]) for r in rows],
+            "transaction_count": [r["transaction_count"] for r in rows],
+        }
+    )
+
+
+def recent_frame(detail: dict) -> pd.DataFrame:
+    frame = pd.DataFrame(detail.get("recent_transactions") or [], columns=RECENT_COLUMNS)
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True).dt.strftime(
+        "%Y-%m-%d %H:%M"
+    )
+    for column in ("merchant", "description"):
+        frame[column] = frame[column].fillna("")
+    return frame.astype({c: "object" for c in RECENT_COLUMNS if c != "id"})
+
+
+class CustomerDetail(pn.viewable.Viewer):
+    """One customer: profile, totals, spend per month and the latest transactions."""
+
+    def __init__(self, store: CustomerDetailStore, currency: str, on_back, **params) -> None:
+        super().__init__(**params)
+        self.store = store
+        self.currency = currency
+        self.back = pn.widgets.Button(label="← All customers", color="light", width=160)
+        self.back.on_click(lambda _: on_back())
+        self.profile = pn.pane.Markdown("", css_classes=["customer-profile"])
+        self.totals = pn.pane.HTML("", stylesheets=[DETAIL_CSS], sizing_mode="stretch_width")
+        self.chart = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=300)
+        self.no_spend = pn.pane.Alert(
+            "No purchases recorded for this customer yet.", alert_type="info", visible=False
+        )
+        self.recent = FrameTabulator(
+            recent_frame({}),
+            show_index=False,
+            disabled=True,
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            formatters={"id": {"type": "plaintext"}},
+            titles=RECENT_TITLES,
+            text_align={"amount": "right"},
+            height=380,
+            css_classes=["customer-recent"],
+        )
+        self._layout = pn.Column(
+            self.back,
+            self.profile,
+            self.totals,
+            pn.pane.Markdown("### Spend per month"),
+            self.no_spend,
+            self.chart,
+            pn.pane.Markdown("### Recent transactions"),
+            self.recent,
+            sizing_mode="stretch_width",
+            css_classes=["customer-detail"],
+        )
+        store.param.watch(DelayedLoading(self._layout), "loading")
+        store.param.watch(lambda _: pn.state.execute(self._draw), "loaded")
+
+    def _draw(self) -> None:
+        detail = self.store.detail
+        if not detail:
+            return
+        with pn.io.hold():
+            self.profile.object = profile_markdown(detail)
+            self.totals.object = totals_html(detail, self.currency)
+            monthly = monthly_frame(detail)
+            self.no_spend.visible = monthly.empty
+            self.chart.visible = not monthly.empty
+            if not monthly.empty:
+                self.chart.object = charts.spend_over_time(
+                    monthly, interval="month", currency=self.currency
+                ).opts(title="Spend per month")
+            self.recent.value = recent_frame(detail)
+
+    def __panel__(self):
+        return self._layout
+
+
+class CustomersPage(pn.viewable.Viewer):
+    title = "Customers"
+
+    def __init__(
+        self, store: CustomersStore, detail_store: CustomerDetailStore, currency: str, **params
+    ) -> None:
+        super().__init__(**params)
+        self.store = store
+        self.detail_store = detail_store
+        self.search = pn.widgets.TextInput(
+            label="Search",
+            placeholder="Name, email or external id — press Enter",
+            sizing_mode="stretch_width",
+        )
+        self.search.param.watch(lambda e: setattr(store, "q", e.new or ""), "value")
+        self.countries = pn.widgets.TextInput(
+            label="Countries", placeholder="ISO codes, e.g. DE FR", width=170
+        )
+        self.countries.param.watch(
+            lambda e: setattr(store, "countries", parse_countries(e.new or "")), "value"
+        )
+        self.stage = pn.widgets.Select(
+            label="Lifecycle stage",
+            options={"Any": "", **{s.capitalize(): s for s in LIFECYCLE_STAGES}},
+            width=150,
+        )
+        self.stage.param.watch(lambda e: setattr(store, "lifecycle_stage", e.new or ""), "value")
+        self.signup_from = pn.widgets.DatePicker(label="Signed up from", width=150)
+        self.signup_to = pn.widgets.DatePicker(label="Signed up to", width=150)
+        self.signup_from.param.watch(lambda e: setattr(store, "signup_from", e.new), "value")
+        self.signup_to.param.watch(lambda e: setattr(store, "signup_to", e.new), "value")
+        self.count = pn.pane.Markdown("", margin=(0, 10), css_classes=["customers-count"])
+        self.empty = pn.pane.Alert(
+            EMPTY_MESSAGE, alert_type="info", visible=False, sizing_mode="stretch_width"
+        )
+        self.table = ApiPagedTabulator(
+            # Columns from the start: the browser never has to rebuild them on the first page.
+            customers_frame([], store.currency),
+            page_size=store.page_size,
+            show_index=False,
+            disabled=True,
+            selectable=1,
+            sortable={column: column in SORTABLE for column in TITLES},
+            titles=TITLES,
+            formatters={"id": {"type": "plaintext"}, "external_id": {"type": "plaintext"}},
+            text_align={"total_spend": "right", "transaction_count": "right"},
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            height=560,
+            css_classes=["customers-table"],
+            stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+        )
+        self.table.param.watch(self._page_chosen, "page")
+        self.table.param.watch(lambda e: setattr(store, "sort", api_sort(e.new)), "sorters")
+        self.table.param.watch(self._selected, "selection")
+        store.param.watch(DelayedLoading(self.table), "loading")
+        store.param.watch(lambda _: pn.state.execute(self._draw), "loaded")
+        self.list_view = pn.Column(
+            pn.Row(self.search, sizing_mode="stretch_width"),
+            pn.FlexBox(self.countries, self.stage, self.signup_from, self.signup_to),
+            self.count,
+            self.empty,
+            self.table,
+            sizing_mode="stretch_width",
+        )
+        self.detail = CustomerDetail(detail_store, currency, on_back=self.show_list)
+        self._layout = pn.Column(self.list_view, sizing_mode="stretch_width")
+        if store.items is not None:
+            self._draw_now()
+
+    def _page_chosen(self, event) -> None:
+        if event.new != self.store.page:
+            self.store.page = event.new
+
+    def _selected(self, event) -> None:
+        if not event.new or self.table.value is None or event.new[0] >= len(self.table.value):
+            return
+        customer_id = int(self.table.value.iloc[event.new[0]]["id"])
+        self.open_customer(customer_id)
+
+    def open_customer(self, customer_id: int) -> None:
+        self._layout[:] = [self.detail]
+        if self.detail_store.customer_id == customer_id:
+            self.detail_store.load()
+        else:
+            self.detail_store.customer_id = customer_id
+
+    def show_list(self) -> None:
+        self.table.selection = []
+        self._layout[:] = [self.list_view]
+
+    def _draw(self) -> None:
+        with pn.io.hold():
+            self._draw_now()
+
+    def _draw_now(self) -> None:
+        store = self.store
+        self.count.object = (
+            f"**{format_count(store.total)}** customers · page {store.page} of {store.page_count}"
+        )
+        self.empty.visible = store.total == 0
+        self.table.show_page(store.items, store.total, store.page)
+
+    def __panel__(self):
+        return self._layout

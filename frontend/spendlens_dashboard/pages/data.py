@@ -1,0 +1,582 @@
+"""The data page: upload a file (format or column mapping), preview it with the server's
+validation report, run the import with a live progress bar, and download exports.
+
+Viewers only see the exports: uploading is for analysts and admins.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pandas as pd
+import panel as pn
+
+from spendlens_dashboard.components.frame_table import FrameTabulator
+
+from spendlens_dashboard.api import ApiClient, ApiError
+from spendlens_dashboard.background import in_background
+from spendlens_dashboard.export import export_href
+from spendlens_dashboard.formatting import format_count
+
+FORMATS = {
+    "Spendlens CSV (native)": "native-csv",
+    "JSON / JSON Lines": "json",
+    "Online Retail (UCI)": "online-retail",
+    "Custom CSV (map the columns)": "custom",
+}
+KINDS = {"Transactions": "transactions", "Customers": "customers"}
+MODES = {"All or nothing": "all-or-nothing", "Skip bad rows": "skip-bad-rows"}
+MAPPING_EXAMPLE = (
+    '{"customer": "Client", "date": "Day", "date_format": "%d.%m.%Y", "amount": "Total",\n'
+    ' "category": "Type", "merchant": "Shop", "external_id": "Ref", "delimiter": ";"}'
+)
+REPORT_COLUMNS = ["row", "column", "value", "reason"]
+FINISHED = ("succeeded", "failed", "cancelled")
+POLL_MS = 400
+
+
+MAPPED_FIELDS = {
+    "transactions": [
+        ("customer", "Customer id"),
+        ("customer_name", "Customer name"),
+        ("date", "Date"),
+        ("amount", "Amount"),
+        ("quantity", "Quantity"),
+        ("price", "Unit price"),
+        ("category", "Category"),
+        ("merchant", "Merchant"),
+        ("description", "Description"),
+        ("external_id", "Row key (external id)"),
+        ("country", "Country"),
+        ("currency", "Currency"),
+        ("kind", "Kind"),
+    ],
+    "customers": [
+        ("external_id", "External id"),
+        ("name", "Name"),
+        ("email", "Email"),
+        ("country", "Country"),
+        ("signup_date", "Signup date"),
+        ("lifecycle_stage", "Lifecycle stage"),
+    ],
+}
+NOT_MAPPED = "(not in the file)"
+
+
+def header_columns(content: bytes | None) -> tuple[list[str], str]:
+    """The columns of a CSV's header line and its delimiter (one of , ; tab |)."""
+    if not content:
+        return [], ","
+    first = content.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace").rstrip("\r")
+    delimiter = max([",", ";", "\t", "|"], key=first.count)
+    row = next(csv.reader([first], delimiter=delimiter), [])
+    return [c.strip() for c in row if c.strip()], delimiter
+
+
+def guess_column(field: str, columns: list[str]) -> str | None:
+    """The file's column for a field when its name says so (case and spaces ignored)."""
+
+    def norm(text: str) -> str:
+        return "".join(ch for ch in text.lower() if ch.isalnum())
+
+    wanted = {norm(field), norm(field.replace("_", " "))}
+    for column in columns:
+        if norm(column) in wanted:
+            return column
+    return None
+
+
+def build_mapping(chosen: dict[str, str | None], extra: str, delimiter: str) -> dict:
+    """The mapping sent with a custom CSV: the chosen columns, then the JSON typed (it wins)."""
+    mapping: dict = {field: column for field, column in chosen.items() if column}
+    if delimiter != ",":
+        mapping["delimiter"] = delimiter
+    if extra.strip():
+        try:
+            typed = json.loads(extra)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"The extra mapping is not valid JSON: {error.msg}.") from None
+        if not isinstance(typed, dict):
+            raise ValueError("The extra mapping must be a JSON object.")
+        mapping.update(typed)
+    if not mapping:
+        raise ValueError("Map the file's columns (at least the customer and the date).")
+    return mapping
+
+
+def report_frame(problems: list[dict] | None) -> pd.DataFrame:
+    frame = pd.DataFrame(problems or [], columns=REPORT_COLUMNS)
+    return frame.fillna("").astype(str)
+
+
+def preview_frame(rows: list[dict] | None) -> pd.DataFrame:
+    records = []
+    for row in rows or []:
+        record = {"row": row.get("row")}
+        record.update(
+            {k: "" if v is None else str(v) for k, v in (row.get("values") or {}).items()}
+        )
+        problem = row.get("problem") or row.get("skipped")
+        record["problem"] = (problem or {}).get("reason", "")
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def summary_html(summary: dict, *, would_succeed: bool | None = None) -> str:
+    names = [
+        ("rows", "Rows"),
+        ("valid", "Valid"),
+        ("invalid", "With problems"),
+        ("skipped", "Skipped"),
+        ("new", "New"),
+        ("already_present", "Already present"),
+        ("customers_created", "Customers created"),
+        ("merchants_created", "Merchants created"),
+    ]
+    cells = "".join(
+        f'<li><span class="label">{label}:</span> '
+        f'<b data-import-figure="{key}">{format_count(summary.get(key))}</b></li>'
+        for key, label in names
+        if key in summary
+    )
+    verdict = ""
+    if would_succeed is not None:
+        verdict = (
+            '<p class="import-verdict ok">The import would succeed.</p>'
+            if would_succeed
+            else '<p class="import-verdict bad">As it is, the import would be refused: '
+            "fix the rows in the report or choose “Skip bad rows”.</p>"
+        )
+    return f'<ul class="import-summary">{cells}</ul>{verdict}'
+
+
+class ImportPanel(pn.viewable.Viewer):
+    """Upload form, dry-run preview and report, and the import job's progress and result."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        on_imported: Callable[[str], None],
+        on_unauthorized: Callable[[], None] = lambda: None,
+        notify: Callable[[str, str], None] = lambda kind, message: None,
+        **params,
+    ) -> None:
+        super().__init__(**params)
+        self.client = client
+        self.on_imported = on_imported
+        self.on_unauthorized = on_unauthorized
+        self.notify = notify
+        self.job_id: int | None = None
+        self._poller = None
+        self._asking = False
+        self.file = pn.widgets.FileInput(
+            accept=".csv,.json,.jsonl,.txt", multiple=False, css_classes=["import-file"]
+        )
+        self.kind = pn.widgets.Select(label="Kind", options=KINDS, width=160)
+        self.format = pn.widgets.Select(label="Format", options=FORMATS, width=230)
+        self.mode = pn.widgets.Select(label="Mode", options=MODES, width=160)
+        self.mapping = pn.widgets.TextAreaInput(
+            label="Column mapping (JSON)",
+            placeholder=MAPPING_EXAMPLE,
+            height=80,
+            sizing_mode="stretch_width",
+        )
+        self.mapping.label = "More mapping options (JSON, e.g. date_format, decimal_separator)"
+        self.mapping.placeholder = '{"date_format": "%d.%m.%Y", "decimal_separator": ","}'
+        self._delimiter = ","
+        self.columns = pn.FlexBox(css_classes=["import-mapping"])
+        self.column_pickers: dict[str, pn.widgets.Select] = {}
+        self.mapping_box = pn.Column(
+            pn.pane.Markdown("**Map the file's columns**"),
+            self.columns,
+            self.mapping,
+            visible=False,
+            sizing_mode="stretch_width",
+        )
+        self.format.param.watch(lambda _: self._refresh_mapping(), "value")
+        self.kind.param.watch(lambda _: self._refresh_mapping(), "value")
+        self.file.param.watch(lambda _: self._refresh_mapping(), "value")
+        self.preview_button = pn.widgets.Button(
+            label="Preview (dry run)", color="primary", variant="outline", width=170
+        )
+        self.run_button = pn.widgets.Button(label="Run import", color="primary", width=170)
+        self.preview_button.on_click(lambda _: self._send(dry_run=True))
+        self.run_button.on_click(lambda _: self._send(dry_run=False))
+        self.status = pn.pane.Alert(
+            "", alert_type="danger", visible=False, sizing_mode="stretch_width"
+        )
+        self.summary = pn.pane.HTML("", css_classes=["import-report-summary"], visible=False)
+        self.preview = FrameTabulator(
+            None,
+            show_index=False,
+            disabled=True,
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            height=300,
+            css_classes=["import-preview"],
+            visible=False,
+        )
+        self.report = FrameTabulator(
+            None,
+            show_index=False,
+            disabled=True,
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            titles={"row": "Row", "column": "Column", "value": "Value", "reason": "Reason"},
+            pagination="local",
+            page_size=10,
+            css_classes=["import-report"],
+            visible=False,
+        )
+        self.report_title = pn.pane.Markdown("", visible=False)
+        self._preview_title = pn.pane.Markdown("#### Preview (first rows, parsed)", visible=False)
+        self.no_problems = pn.pane.Alert(
+            "No problems found.", alert_type="success", visible=False, css_classes=["import-ok"]
+        )
+        self.progress = pn.indicators.Progress(
+            value=0, max=100, sizing_mode="stretch_width", visible=False, bar_color="primary"
+        )
+        self.progress_text = pn.pane.HTML("", css_classes=["import-progress"], visible=False)
+        self.result = pn.pane.HTML("", css_classes=["import-result"], visible=False)
+        self._layout = pn.Card(
+            pn.pane.Markdown(
+                "Choose a file, its kind and format, preview it (nothing is written), then run "
+                "the import. Re-importing a file adds nothing twice."
+            ),
+            self.file,
+            pn.FlexBox(self.kind, self.format, self.mode),
+            self.mapping_box,
+            pn.Row(self.preview_button, self.run_button),
+            self.status,
+            self.progress,
+            self.progress_text,
+            self.result,
+            self.summary,
+            self._preview_title,
+            self.preview,
+            self.report_title,
+            self.no_problems,
+            self.report,
+            title="Import a file",
+            collapsed=False,
+            sizing_mode="stretch_width",
+            css_classes=["import-panel"],
+        )
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _fail(self, message: str) -> None:
+        self.status.param.update(object=html.escape(message), visible=True)
+
+    def _api_failed(self, error: ApiError) -> None:
+        if error.status == 401:
+            self.on_unauthorized()
+            return
+        self._fail(f"The server refused the file: {error.message}")
+
+    def _refresh_mapping(self) -> None:
+        """For a custom CSV: one picker per field, offering the columns of the file's header."""
+        custom = self.format.value == "custom"
+        self.mapping_box.visible = custom
+        if not custom:
+            return
+        columns, self._delimiter = header_columns(self.file.value)
+        options = {NOT_MAPPED: "", **{c: c for c in columns}}
+        pickers = {}
+        for field, label in MAPPED_FIELDS[self.kind.value]:
+            pickers[field] = pn.widgets.Select(
+                label=label,
+                options=options,
+                value=guess_column(field, columns) or "",
+                width=170,
+                css_classes=[f"map-{field}"],
+            )
+        self.column_pickers = pickers
+        self.columns[:] = list(pickers.values())
+
+    def _mapping(self) -> str | None:
+        if self.format.value != "custom":
+            return None
+        chosen = {field: picker.value for field, picker in self.column_pickers.items()}
+        extra = self.mapping.value_input or self.mapping.value or ""
+        return json.dumps(build_mapping(chosen, extra, self._delimiter))
+
+    def _send(self, *, dry_run: bool) -> None:
+        self.status.visible = False
+        if self.file.value is None:
+            self._fail("Choose a file first.")
+            return
+        try:
+            mapping = self._mapping()
+        except ValueError as error:
+            self._fail(str(error))
+            return
+        content, filename = self.file.value, self.file.filename or "upload.csv"
+        options = dict(
+            kind=self.kind.value, format=self.format.value, mode=self.mode.value, mapping=mapping
+        )
+        self._set_busy(True)
+        if not dry_run:
+            self._clear_report()
+            self.result.visible = False
+            self.progress.param.update(value=-1, visible=True)
+            self.progress_text.param.update(object="Uploading…", visible=True)
+
+        def work() -> None:
+            try:
+                answer = self.client.upload_import(filename, content, dry_run=dry_run, **options)
+            except ApiError as error:
+                pn.state.execute(lambda error=error: self._upload_failed(error))
+                return
+            if dry_run:
+                pn.state.execute(lambda: self._show_dry_run(answer))
+            else:
+                pn.state.execute(lambda: self._job_started(answer))
+
+        in_background(work)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.preview_button.disabled = busy
+        self.run_button.disabled = busy
+
+    def _upload_failed(self, error: ApiError) -> None:
+        self._set_busy(False)
+        self.progress.visible = False
+        self.progress_text.visible = False
+        self._api_failed(error)
+
+    # -- dry run --------------------------------------------------------------------------------
+
+    def _clear_report(self) -> None:
+        for view in (self.summary, self.preview, self.report, self.report_title, self.no_problems):
+            view.visible = False
+        self._preview_title.visible = False
+
+    def _show_dry_run(self, answer: dict) -> None:
+        self._set_busy(False)
+        with pn.io.hold():
+            self.result.visible = False
+            self.progress.visible = False
+            self.progress_text.visible = False
+            self.summary.param.update(
+                object=summary_html(answer["summary"], would_succeed=answer.get("would_succeed")),
+                visible=True,
+            )
+            self._preview_title.visible = True
+            self.preview.param.update(value=preview_frame(answer.get("preview")), visible=True)
+            self._show_problems(answer.get("errors"), answer.get("skipped_rows"))
+
+    def _show_problems(self, errors: list | None, skipped: list | None) -> None:
+        problems = [*(errors or []), *(skipped or [])]
+        self.report_title.param.update(
+            object=(
+                f"#### Validation report — {format_count(len(errors or []))} problem(s), "
+                f"{format_count(len(skipped or []))} skipped row(s)"
+            ),
+            visible=True,
+        )
+        self.no_problems.visible = not problems
+        self.report.param.update(value=report_frame(problems), visible=bool(problems))
+
+    # -- the job ----------------------------------------------------------------------------------
+
+    def _job_started(self, job: dict) -> None:
+        self.job_id = job["id"]
+        self._stop_polling()
+        self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
+        self._show_job(job)
+
+    def _stop_polling(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+            self._poller = None
+
+    def _poll(self) -> None:
+        """Every POLL_MS: ask GET /jobs/{id} off the event loop (one question at a time)."""
+        job_id = self.job_id
+        if job_id is None:
+            self._stop_polling()
+            return
+        if self._asking:
+            return
+        self._asking = True
+
+        def work() -> None:
+            try:
+                job = self.client.get_job(job_id)
+            except ApiError as error:
+                pn.state.execute(lambda error=error: self._poll_failed(job_id, error))
+                return
+            finally:
+                self._asking = False
+            if job_id == self.job_id:
+                pn.state.execute(lambda: self._show_job(job) if job_id == self.job_id else None)
+
+        in_background(work)
+
+    def _poll_failed(self, job_id: int, error: ApiError) -> None:
+        if job_id != self.job_id:
+            return
+        self._stop_polling()
+        self._upload_failed(error)
+
+    def _show_job(self, job: dict) -> None:
+        state, processed, total = job.get("state"), job.get("processed") or 0, job.get("total")
+        with pn.io.hold():
+            if total:
+                percent = min(100, int(processed * 100 / total))
+                self.progress.value = percent
+                figures = f"{format_count(processed)} of {format_count(total)} rows ({percent}%)"
+            else:
+                self.progress.value = -1  # indeterminate until the row count is known
+                figures = f"{format_count(processed)} rows"
+            self.progress_text.param.update(
+                object=(
+                    f'<span data-job-state="{html.escape(str(state))}">Import #{job["id"]}: '
+                    f"{html.escape(str(state))}</span> — {figures}"
+                ),
+                visible=True,
+            )
+            if state in FINISHED and self._poller is not None:
+                self._finished(job)
+
+    def _finished(self, job: dict) -> None:
+        self._stop_polling()
+        self._set_busy(False)
+        result = job.get("result") or {}
+        state = job.get("state")
+        if state == "succeeded":
+            self.progress.param.update(value=100, bar_color="success")
+            headline = "Import finished."
+        else:
+            self.progress.param.update(value=100, bar_color="danger")
+            headline = f"Import {html.escape(str(state))}: " + html.escape(
+                str(result.get("error") or "see the report below")
+            )
+        self.result.param.update(
+            object=f'<p class="import-headline"><b>{headline}</b></p>' + summary_html(result),
+            visible=True,
+        )
+        self._show_problems(job.get("errors"), result.get("skipped_rows"))
+        if state == "succeeded":
+            self.on_imported(
+                f"Imported {format_count(result.get('new', 0))} new row(s); "
+                f"{format_count(result.get('already_present', 0))} already present."
+            )
+        else:
+            self.notify("error", f"Import #{job['id']} {state}.")
+
+    def dispose(self) -> None:
+        self._stop_polling()
+        self.job_id = None
+
+    def __panel__(self):
+        return self._layout
+
+
+def api_download(
+    fetch: Callable[[], bytes],
+    on_error: Callable[[ApiError], None],
+) -> Callable[[], io.BytesIO | None]:
+    """A FileDownload callback: the dashboard server asks the API (with the session's token,
+    which never reaches the browser) and hands the bytes to the browser."""
+
+    def callback() -> io.BytesIO | None:
+        try:
+            return io.BytesIO(fetch())
+        except ApiError as error:
+            on_error(error)
+            return None
+
+    return callback
+
+
+class DataPage(pn.viewable.Viewer):
+    title = "Data"
+
+    def __init__(
+        self,
+        download_key: Callable[[], str | None],
+        importer: ImportPanel | None = None,
+        client: ApiClient | None = None,
+        can_export_organization: bool = False,
+        on_error: Callable[[ApiError], None] = lambda error: None,
+        **params,
+    ) -> None:
+        super().__init__(**params)
+        self.download_key = download_key
+        self.importer = importer
+        self.downloads = pn.pane.HTML("", css_classes=["data-exports"])
+        self.refresh_downloads()
+        exports: list = [self.downloads]
+        if client is not None:
+            today = datetime.now(UTC).date().isoformat()
+            exports.append(
+                pn.widgets.FileDownload(
+                    callback=api_download(client.export_customers_csv_bytes, on_error),
+                    filename=f"customers-{today}.csv",
+                    label="↓ All customers (CSV)",
+                    color="primary",
+                    variant="outline",
+                    embed=False,
+                    width=260,
+                    css_classes=["export-customers"],
+                )
+            )
+            if can_export_organization:
+                exports.append(
+                    pn.widgets.FileDownload(
+                        callback=api_download(client.export_organization_json_bytes, on_error),
+                        filename=f"organization-{today}.json",
+                        label="↓ Whole organisation (JSON)",
+                        color="primary",
+                        variant="outline",
+                        embed=False,
+                        width=260,
+                        css_classes=["export-organization"],
+                    )
+                )
+        upload = (
+            [importer]
+            if importer is not None
+            else [
+                pn.pane.Alert(
+                    "Importing data is for analysts and admins; ask one to import your files.",
+                    alert_type="info",
+                    css_classes=["import-not-allowed"],
+                )
+            ]
+        )
+        self._layout = pn.Column(
+            *upload,
+            pn.Card(
+                pn.pane.Markdown(
+                    "Every transaction as CSV, every customer with their totals as CSV, and "
+                    "(analysts and admins) the whole organisation as JSON, which imports back."
+                ),
+                pn.FlexBox(*exports),
+                title="Exports",
+                collapsed=False,
+                sizing_mode="stretch_width",
+            ),
+            sizing_mode="stretch_width",
+        )
+
+    def refresh_downloads(self) -> None:
+        key = self.download_key()
+        if not key:
+            self.downloads.object = ""
+            return
+        href = export_href(key, {})
+        self.downloads.object = (
+            '<a class="export-transactions btn btn-outline-primary btn-sm" '
+            f'href="{html.escape(href)}" download="transactions.csv">↓ All transactions (CSV)</a>'
+        )
+
+    def __panel__(self):
+        return self._layout

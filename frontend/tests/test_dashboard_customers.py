@@ -1,0 +1,184 @@
+"""The Customers page in headless Chromium against the real API: search, sort, and one
+customer's page, each checked against what the API answers for the same question."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+from dashboard_support import ANALYST, DEMO_PASSWORD, BrowserPage
+from playwright.sync_api import Page, expect
+
+from spendlens_dashboard.api import ApiClient
+from spendlens_dashboard.formatting import format_count, format_money
+
+SEARCH_PLACEHOLDER = "Name, email or external id — press Enter"
+
+
+@pytest.fixture(autouse=True)
+def only_own_hosts(request):
+    """After each browser test: no request went anywhere but the dashboard and the API."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page: BrowserPage = request.getfixturevalue("page")
+    api_url: str = request.getfixturevalue("api_url")
+    yield
+    allowed = {urlparse(page.url).netloc, urlparse(api_url).netloc}
+    foreign = [
+        u for u in page.requests if u.startswith("http") and urlparse(u).netloc not in allowed
+    ]
+    assert not foreign, f"requests to other hosts: {foreign[:5]}"
+
+
+def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD) -> Page:
+    tab = bp.page
+    tab.goto(bp.url)
+    tab.get_by_placeholder("you@company.example").fill(email)
+    tab.get_by_placeholder("Password").fill(password)
+    tab.get_by_role("button", name="Log in").click()
+    expect(tab.locator("[data-kpi-value=total_spend]")).not_to_have_text("…")
+    return tab
+
+
+def open_customers(tab: Page) -> None:
+    tab.get_by_role("button", name="Customers", exact=True).click()
+    expect(tab.locator(".customers-table .tabulator-row").first).to_be_visible()
+
+
+def row_ids(tab: Page) -> list[int]:
+    cells = tab.locator(".customers-table .tabulator-row .tabulator-cell[tabulator-field='id']")
+    return [int(t.replace(",", "")) for t in cells.all_inner_texts()]
+
+
+def expect_rows(tab: Page, answer: dict) -> None:
+    """The table shows the API's page: the count, then the same customers in the same order."""
+    expect(tab.locator(".customers-count")).to_contain_text(
+        f"{format_count(answer['total'])} customers"
+    )
+    first = tab.locator(".customers-table .tabulator-row .tabulator-cell[tabulator-field='id']")
+    expect(first.first).to_have_text(str(answer["items"][0]["id"]))
+    expect(tab.locator(".customers-table .tabulator-row")).to_have_count(len(answer["items"]))
+    assert row_ids(tab) == [c["id"] for c in answer["items"]]
+
+
+def test_search_sort_and_open_a_customer(page: BrowserPage, analyst_client: ApiClient):
+    tab = log_in(page, ANALYST)
+    open_customers(tab)
+    expect_rows(tab, analyst_client.list_customers(sort="name", limit=20))
+
+    # Search by a name: the first word of the biggest spender's name.
+    top = analyst_client.list_customers(sort="-total_spend", limit=1)["items"][0]
+    term = top["name"].split()[0]
+    search = tab.get_by_placeholder(SEARCH_PLACEHOLDER)
+    search.fill(term)
+    search.press("Enter")
+    expected = analyst_client.list_customers({"q": term}, sort="name", limit=20)
+    assert expected["total"] >= 1
+    expect_rows(tab, expected)
+
+    # Sorting by total spend goes through the API (ascending, then descending).
+    header = tab.locator(
+        ".customers-table .tabulator-col[tabulator-field='total_spend'] .tabulator-col-title"
+    )
+    header.click()
+    expect_rows(tab, analyst_client.list_customers({"q": term}, sort="total_spend", limit=20))
+    header.click()
+    by_spend = analyst_client.list_customers({"q": term}, sort="-total_spend", limit=20)
+    expect_rows(tab, by_spend)
+    spend = tab.locator(
+        ".customers-table .tabulator-row .tabulator-cell[tabulator-field='total_spend']"
+    )
+    assert spend.first.inner_text() == format_money(by_spend["items"][0]["total_spend"], "USD")
+
+    # Opening a customer shows the API's totals, spend per month and recent transactions.
+    customer = by_spend["items"][0]
+    tab.locator(".customers-table .tabulator-row").first.click()
+    detail = analyst_client.get_customer(customer["id"])
+    expect(tab.locator("[data-customer-total=total_spend]")).to_have_text(
+        format_money(detail["total_spend"], "USD")
+    )
+    expect(tab.locator("[data-customer-total=transaction_count]")).to_have_text(
+        format_count(detail["transaction_count"])
+    )
+    expect(tab.locator(".customer-profile")).to_contain_text(customer["name"])
+    recent = tab.locator(".customer-recent .tabulator-row")
+    expect(recent).to_have_count(len(detail["recent_transactions"]))
+    if detail["monthly_spend"]:
+        expect(
+            tab.locator(".customer-detail .bk-Canvas, .customer-detail canvas").first
+        ).to_be_visible()
+    tab.screenshot(path=str(page_screenshot("customer-detail")))
+
+    # Back to the list, which kept its search and sort.
+    tab.get_by_role("button", name="← All customers").click()
+    expect_rows(tab, by_spend)
+
+
+def test_filters_apply_without_reload(page: BrowserPage, analyst_client: ApiClient):
+    tab = log_in(page, ANALYST)
+    open_customers(tab)
+    tab.locator("select:has(option:text-is('Churned'))").select_option(label="Churned")
+    churned = analyst_client.list_customers({"lifecycle_stage": "churned"}, sort="name", limit=20)
+    expect_rows(tab, churned)
+    country = churned["items"][0]["country"]
+    countries = tab.get_by_placeholder("ISO codes, e.g. DE FR")
+    countries.fill(country.lower())
+    countries.press("Enter")
+    both = {"lifecycle_stage": "churned", "country": [country]}
+    expect_rows(tab, analyst_client.list_customers(both, sort="name", limit=20))
+    stages = tab.locator(
+        ".customers-table .tabulator-row .tabulator-cell[tabulator-field='lifecycle_stage']"
+    )
+    assert set(stages.all_inner_texts()) == {"churned"}
+
+
+def test_a_search_without_match_shows_the_empty_state(page: BrowserPage):
+    tab = log_in(page, ANALYST)
+    open_customers(tab)
+    search = tab.get_by_placeholder(SEARCH_PLACEHOLDER)
+    search.fill("no-such-customer-zzzz")
+    search.press("Enter")
+    expect(tab.locator(".customers-count")).to_contain_text("0 customers")
+    expect(tab.get_by_text("No customers match")).to_be_visible()
+
+
+# -- pure helpers (no browser) -------------------------------------------------------------------
+
+
+def test_table_sorters_become_the_apis_sort():
+    from spendlens_dashboard.pages.customers import api_sort
+
+    assert api_sort([]) == "name"
+    assert api_sort([{"field": "total_spend", "dir": "asc"}]) == "total_spend"
+    assert api_sort([{"field": "total_spend", "dir": "desc"}]) == "-total_spend"
+    assert api_sort([{"field": "signup_date", "dir": "desc"}]) == "-signup"
+    assert api_sort([{"field": "email", "dir": "asc"}]) == "name"
+
+
+def test_customer_filters_become_query_params():
+    from datetime import date
+
+    from spendlens_dashboard.state.customers import CustomersStore, parse_countries
+
+    assert parse_countries(" de, fr  nl") == ["DE", "FR", "NL"]
+    store = CustomersStore(ApiClient("http://unused"))
+    assert store.query_params() == {}
+    store.param.update(
+        countries=["DE", "FR"], signup_from=date(2024, 1, 1), lifecycle_stage="churned"
+    )
+    # (Each change tried to load from an API that is not there: the failure is in `error`.)
+    assert store.error is not None
+    assert store.query_params() == {
+        "country": ["DE", "FR"],
+        "signup_from": "2024-01-01",
+        "lifecycle_stage": "churned",
+    }
+
+
+def page_screenshot(name: str):
+    """Where a named screenshot goes (test-output/screenshots/<name>.png)."""
+    from dashboard_support import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"

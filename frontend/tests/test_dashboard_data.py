@@ -1,0 +1,298 @@
+"""The Data page in headless Chromium against the real API and a real job worker: a dry run shows
+the preview and the server's validation report, a real import shows its progress until done and
+then its result, and a viewer sees no upload controls.
+
+Imports go into a fresh organisation (POST /auth/signup), so the Acme figures the other browser
+tests check stay as seeded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+from dashboard_support import (
+    ROOT,
+    VIEWER,
+    BrowserPage,
+    DEMO_PASSWORD,
+    logged_in_client,
+)
+from playwright.sync_api import Page, expect
+
+from spendlens_dashboard.formatting import format_count
+
+SAMPLE = Path(
+    os.environ.get("SPENDLENS_RETAIL_SAMPLE", "/work/shared/samples/online_retail_sample.csv")
+)
+if not SAMPLE.exists():  # pragma: no cover - the sample ships with the workspace
+    pytest.skip(f"{SAMPLE} is missing", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def only_own_hosts(request):
+    """After each browser test: no request went anywhere but the dashboard and the API."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page: BrowserPage = request.getfixturevalue("page")
+    api_url: str = request.getfixturevalue("api_url")
+    yield
+    allowed = {urlparse(page.url).netloc, urlparse(api_url).netloc}
+    foreign = [
+        u for u in page.requests if u.startswith("http") and urlparse(u).netloc not in allowed
+    ]
+    assert not foreign, f"requests to other hosts: {foreign[:5]}"
+
+
+@pytest.fixture(scope="module")
+def job_worker(database_url: str) -> Iterator[subprocess.Popen]:
+    """A `spendlens worker` on the test database, so queued imports actually run."""
+    logs = ROOT / "test-output"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, SPENDLENS_DATABASE_URL=database_url, SPENDLENS_LOG_LEVEL="INFO")
+    with open(logs / "dashboard-data-worker.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "spendlens.cli", "worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    yield process
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+def fresh_org(api_url: str) -> tuple[str, str]:
+    """The admin of a new, empty organisation (email, password)."""
+    email = f"importer-{uuid.uuid4().hex[:10]}@import.example"
+    password = "import-password-" + uuid.uuid4().hex[:8]
+    answer = httpx.post(
+        f"{api_url}/api/v1/auth/signup",
+        json={
+            "email": email,
+            "password": password,
+            "full_name": "Import Tester",
+            "organization_name": f"Import Test {uuid.uuid4().hex[:6]}",
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    return email, password
+
+
+def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD) -> Page:
+    tab = bp.page
+    tab.goto(bp.url)
+    tab.get_by_placeholder("you@company.example").fill(email)
+    tab.get_by_placeholder("Password").fill(password)
+    tab.get_by_role("button", name="Log in").click()
+    expect(tab.locator("[data-kpi-value=total_spend]")).not_to_have_text("…")
+    return tab
+
+
+def open_data(tab: Page) -> None:
+    tab.get_by_role("button", name="Data", exact=True).click()
+    expect(tab.locator(".data-exports a")).to_be_visible()
+
+
+def figure(tab: Page, where: str, key: str):
+    return tab.locator(f"{where} [data-import-figure={key}]")
+
+
+def test_dry_run_then_import_the_online_retail_sample(
+    page: BrowserPage, api_url: str, fresh_org: tuple[str, str], job_worker
+):
+    email, password = fresh_org
+    client = logged_in_client(api_url, email, password)
+    content = SAMPLE.read_bytes()
+    expected = client.upload_import(SAMPLE.name, content, format="online-retail", dry_run=True)
+
+    tab = log_in(page, email, password)
+    open_data(tab)
+    tab.locator(".import-file input[type=file]").set_input_files(str(SAMPLE))
+    tab.locator("select:has(option:text-is('Online Retail (UCI)'))").select_option(
+        label="Online Retail (UCI)"
+    )
+    tab.get_by_role("button", name="Preview (dry run)").click()
+
+    # The preview and the report are the server's.
+    summary = expected["summary"]
+    for key in ("rows", "valid", "invalid", "skipped", "new"):
+        expect(figure(tab, ".import-report-summary", key)).to_have_text(format_count(summary[key]))
+    expect(tab.locator(".import-preview .tabulator-row")).to_have_count(len(expected["preview"]))
+    problems = expected["errors"] + expected["skipped_rows"]
+    assert problems, "the sample has lines the format skips"
+    report = tab.locator(".import-report")
+    expect(tab.get_by_text("Validation report")).to_contain_text(
+        f"{format_count(len(expected['errors']))} problem(s), "
+        f"{format_count(len(expected['skipped_rows']))} skipped row(s)"
+    )
+    expect(report.locator(".tabulator-row").first).to_be_visible()
+    first = problems[0]
+    expect(report.locator(".tabulator-row").first.locator("[tabulator-field=reason]")).to_have_text(
+        first["reason"]
+    )
+    for column in ("row", "column", "value", "reason"):
+        expect(report.locator(f".tabulator-col[tabulator-field={column}]")).to_be_visible()
+    assert client.list_transactions(limit=1)["total"] == 0  # a dry run writes nothing
+    tab.screenshot(path=str(page_screenshot("data-dry-run")))
+
+    # The real import: progress until done, then the result.
+    tab.locator("select:has(option:text-is('Skip bad rows'))").select_option(label="Skip bad rows")
+    tab.get_by_role("button", name="Run import").click()
+    expect(tab.locator("[data-job-state=succeeded]")).to_be_visible(timeout=60_000)
+    expect(tab.locator(".import-result")).to_contain_text("Import finished.")
+    imported = client.list_transactions(limit=1)["total"]
+    assert imported == summary["new"] > 0
+    expect(figure(tab, ".import-result", "new")).to_have_text(format_count(summary["new"]))
+    expect(figure(tab, ".import-result", "already_present")).to_have_text("0")
+    expect(figure(tab, ".import-result", "skipped")).to_have_text(format_count(summary["skipped"]))
+    expect(tab.locator(".import-progress")).to_contain_text("100%")
+    tab.screenshot(path=str(page_screenshot("data-import-done")))
+
+    # The exports hold what was imported.
+    with tab.expect_download() as download:
+        tab.locator(".export-customers").get_by_role("button").click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
+    assert rows[0][0] == "external_id"
+    assert len(rows) - 1 == client.list_customers(limit=1)["total"] == summary["customers_created"]
+    with tab.expect_download() as download:
+        tab.locator(".export-organization").get_by_role("button").click()
+    organization = json.loads(Path(download.value.path()).read_text("utf-8"))
+    assert len(organization["transactions"]) == summary["new"]
+    client.close()
+
+
+CUSTOM_CSV = (
+    "Client;Day;Total;Type;Ref\n"
+    "C-1;03.05.2026;12,50;Books;r1\n"
+    "C-2;04.05.2026;7,25;Travel;r2\n"
+    "C-1;05.05.2026;not money;Books;r3\n"
+).encode()
+CUSTOM_MAPPING = {
+    "customer": "Client",
+    "date": "Day",
+    "amount": "Total",
+    "category": "Type",
+    "external_id": "Ref",
+    "delimiter": ";",
+    "date_format": "%d.%m.%Y",
+    "decimal_separator": ",",
+}
+
+
+def test_custom_csv_columns_are_mapped_in_the_page(
+    page: BrowserPage, api_url: str, fresh_org: tuple[str, str]
+):
+    email, password = fresh_org
+    client = logged_in_client(api_url, email, password)
+    expected = client.upload_import(
+        "custom.csv", CUSTOM_CSV, format="custom", mapping=json.dumps(CUSTOM_MAPPING), dry_run=True
+    )
+    client.close()
+    assert expected["summary"]["valid"] == 2 and expected["summary"]["invalid"] == 1
+
+    tab = log_in(page, email, password)
+    open_data(tab)
+    tab.locator("select:has(option:text-is('Online Retail (UCI)'))").select_option(
+        label="Custom CSV (map the columns)"
+    )
+    tab.locator(".import-file input[type=file]").set_input_files(
+        files=[{"name": "custom.csv", "mimeType": "text/csv", "buffer": CUSTOM_CSV}]
+    )
+    for field, column in (("customer", "Client"), ("date", "Day"), ("amount", "Total")):
+        picker = tab.locator(f".map-{field} select")
+        expect(picker.locator(f"option:text-is('{column}')")).to_have_count(1)
+        picker.select_option(label=column)
+    tab.locator(".map-category select").select_option(label="Type")
+    tab.locator(".map-external_id select").select_option(label="Ref")
+    tab.get_by_placeholder('{"date_format": "%d.%m.%Y", "decimal_separator": ","}').fill(
+        '{"date_format": "%d.%m.%Y", "decimal_separator": ","}'
+    )
+    tab.get_by_role("button", name="Preview (dry run)").click()
+    for key in ("rows", "valid", "invalid"):
+        expect(figure(tab, ".import-report-summary", key)).to_have_text(
+            format_count(expected["summary"][key])
+        )
+    problem = expected["errors"][0]
+    row = tab.locator(".import-report .tabulator-row").first
+    expect(row.locator("[tabulator-field=reason]")).to_have_text(problem["reason"])
+    expect(row.locator("[tabulator-field=column]")).to_have_text(problem["column"] or "")
+    expect(tab.locator(".import-verdict")).to_contain_text("would be refused")
+
+
+def test_mapping_helpers():
+    from spendlens_dashboard.pages.data import build_mapping, guess_column, header_columns
+
+    assert header_columns(b"Client;Day;Total\r\n1;2;3\n") == (["Client", "Day", "Total"], ";")
+    assert header_columns(None) == ([], ",")
+    assert guess_column("external_id", ["Ref", "External ID"]) == "External ID"
+    assert guess_column("customer", ["Client"]) is None
+    mapping = build_mapping({"customer": "Client", "date": None}, '{"date_format": "%d"}', ";")
+    assert mapping == {"customer": "Client", "delimiter": ";", "date_format": "%d"}
+    with pytest.raises(ValueError):
+        build_mapping({"customer": None}, "", ",")
+    with pytest.raises(ValueError):
+        build_mapping({"customer": "Client"}, "{not json", ",")
+
+
+def test_viewer_sees_no_upload_controls(page: BrowserPage):
+    tab = log_in(page, VIEWER)
+    open_data(tab)
+    expect(tab.get_by_text("Importing data is for analysts and admins")).to_be_visible()
+    expect(tab.locator(".import-panel")).to_have_count(0)
+    expect(tab.locator("input[type=file]")).to_have_count(0)
+    expect(tab.get_by_role("button", name="Run import")).to_have_count(0)
+    expect(tab.locator("a.export-transactions")).to_have_attribute("href", _export_link())
+    expect(tab.locator(".export-customers")).to_be_visible()
+    expect(tab.locator(".export-organization")).to_have_count(0)  # analysts and admins only
+
+
+def _export_link():
+    import re
+
+    return re.compile(r"^export/[A-Za-z0-9_-]{20,}/transactions\.csv$")
+
+
+# -- pure helpers (no browser) -------------------------------------------------------------------
+
+
+def test_report_and_preview_frames():
+    from spendlens_dashboard.pages.data import preview_frame, report_frame, summary_html
+
+    report = report_frame([{"row": 3, "column": "amount", "value": "x", "reason": "not a number"}])
+    assert report.to_dict("records") == [
+        {"row": "3", "column": "amount", "value": "x", "reason": "not a number"}
+    ]
+    assert list(report_frame(None).columns) == ["row", "column", "value", "reason"]
+    preview = preview_frame(
+        [{"row": 1, "values": {"amount": "1.00"}, "problem": None, "skipped": {"reason": "zero"}}]
+    )
+    assert preview.to_dict("records") == [{"row": 1, "amount": "1.00", "problem": "zero"}]
+    html = summary_html({"rows": 1200, "new": 3}, would_succeed=False)
+    assert 'data-import-figure="rows">1,200<' in html and "would be refused" in html
+
+
+def page_screenshot(name: str):
+    """Where a named screenshot goes (test-output/screenshots/<name>.png)."""
+    from dashboard_support import SCREENSHOTS
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"
