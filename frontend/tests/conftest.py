@@ -10,6 +10,7 @@ import os
 import re
 import threading
 import uuid
+from urllib.parse import urlparse
 from collections.abc import Callable, Iterator
 
 import panel as pn
@@ -152,9 +153,12 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, dashboard_url: str, request) -> Iterator[BrowserPage]:
+def page(browser, dashboard_url: str, api_url: str, request) -> Iterator[BrowserPage]:
     """A fresh browser context (own cookies, own session) that records every request URL and
-    leaves a screenshot named after the test in test-output/screenshots/."""
+    leaves a screenshot named after the test in test-output/screenshots/.
+
+    Afterwards it checks that no request went anywhere but the dashboard and the API: the page
+    must work without internet access."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
     context.set_default_timeout(20_000)
     tab = context.new_page()
@@ -167,3 +171,6 @@ def page(browser, dashboard_url: str, request) -> Iterator[BrowserPage]:
         tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
     finally:
         context.close()
+    allowed = {urlparse(dashboard_url).netloc, urlparse(api_url).netloc}
+    foreign = [u for u in requests if u.startswith("http") and urlparse(u).netloc not in allowed]
+    assert not foreign, f"requests to other hosts: {foreign[:5]}"

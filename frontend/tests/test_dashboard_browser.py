@@ -25,17 +25,6 @@ LAST_90_DAYS = {"start_date": "2026-04-02", "end_date": "2026-06-30"}
 SEARCH_PLACEHOLDER = "Description, category or merchant — press Enter"
 
 
-@pytest.fixture(autouse=True)
-def only_own_hosts(page: BrowserPage, api_url: str):
-    """After each browser test: no request went anywhere but the dashboard and the API."""
-    yield
-    allowed = {urlparse(page.url).netloc, urlparse(api_url).netloc}
-    foreign = [
-        u for u in page.requests if u.startswith("http") and urlparse(u).netloc not in allowed
-    ]
-    assert not foreign, f"requests to other hosts: {foreign[:5]}"
-
-
 def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD, *, wait: bool = True):
     page = bp.page
     page.goto(bp.url)
