@@ -37,12 +37,20 @@ transactions = Transaction.__table__
 ZERO_MONEY = literal(Decimal("0.00"), Numeric(14, 2))
 
 
-def _totals(
-    org_id: int, currency: str, customer_ids: Select | Sequence[int], *, name: str = "totals"
+def customer_totals(
+    org_id: int,
+    currency: str,
+    customer_ids: Select | Sequence[int] | None = None,
+    *,
+    name: str = "totals",
 ) -> Subquery:
-    """Spending totals per customer in `customer_ids`, from their transactions in `currency`."""
+    """Spending totals per customer (those in `customer_ids`, or all), from their transactions in
+    `currency`: the one definition the list, the detail and the export share."""
     t = transactions.c
     is_purchase = t.kind == "purchase"
+    scope = [t.org_id == org_id, t.currency == currency]
+    if customer_ids is not None:
+        scope.append(t.customer_id.in_(customer_ids))
     return (
         select(
             t.customer_id,
@@ -51,7 +59,7 @@ def _totals(
             func.min(t.occurred_at).filter(is_purchase).label("first_purchase"),
             func.max(t.occurred_at).filter(is_purchase).label("last_purchase"),
         )
-        .where(t.org_id == org_id, t.currency == currency, t.customer_id.in_(customer_ids))
+        .where(*scope)
         .group_by(t.customer_id)
         .subquery(name)
     )
@@ -144,7 +152,7 @@ def list_page(
     limit: int,
 ) -> list[dict[str, Any]]:
     page = _page(org_id, currency, filters, sort, skip, limit)
-    totals = _totals(org_id, currency, select(page.c.customer_id))
+    totals = customer_totals(org_id, currency, select(page.c.customer_id))
     query = (
         _profile_with_totals(totals)
         .select_from(page)
@@ -158,7 +166,7 @@ def list_page(
 def get_with_totals(
     session: Session, org_id: int, currency: str, customer_id: int
 ) -> dict[str, Any] | None:
-    totals = _totals(org_id, currency, [customer_id])
+    totals = customer_totals(org_id, currency, [customer_id])
     query = (
         _profile_with_totals(totals)
         .select_from(Customer)

@@ -3,16 +3,13 @@ that depends only on the data (external ids, names), never on database ids."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from sqlalchemy import Numeric, Select, func, literal, select
+from sqlalchemy import Select, func, select
 
 from spendlens.customers.filters import CustomerFilters, filter_conditions
-from spendlens.metrics.definitions import TOTAL_SPEND, TRANSACTION_COUNT
+from spendlens.customers.repository import ZERO_MONEY, customer_totals
 from spendlens.models import Customer, Merchant, Organization, Transaction
 
 transactions = Transaction.__table__
-ZERO_MONEY = literal(Decimal("0.00"), Numeric(14, 2))
 
 
 def organization_query(org_id: int) -> Select:
@@ -23,20 +20,7 @@ def organization_query(org_id: int) -> Select:
 
 def customers_with_totals_query(org_id: int, currency: str, filters: CustomerFilters) -> Select:
     """The filtered customers with their totals in `currency` (as on the customers list)."""
-    t = transactions.c
-    is_purchase = t.kind == "purchase"
-    totals = (
-        select(
-            t.customer_id,
-            TOTAL_SPEND.sql(t).label("total_spend"),
-            TRANSACTION_COUNT.sql(t).label("transaction_count"),
-            func.min(t.occurred_at).filter(is_purchase).label("first_purchase"),
-            func.max(t.occurred_at).filter(is_purchase).label("last_purchase"),
-        )
-        .where(t.org_id == org_id, t.currency == currency)
-        .group_by(t.customer_id)
-        .subquery("totals")
-    )
+    totals = customer_totals(org_id, currency)
     return (
         select(
             Customer.external_id,
