@@ -43,13 +43,6 @@ APP_CSS = """
 """
 
 
-class _Event:
-    """What `App._store_failed` reads of a param event: the new error."""
-
-    def __init__(self, new: ApiError) -> None:
-        self.new = new
-
-
 class Workspace:
     """Everything that exists only while someone is logged in; thrown away at logout."""
 
@@ -118,9 +111,7 @@ class Workspace:
         return PAGES["data"](
             download_key=lambda: self.download_key,
             importer=self.importer,
-            client=session.client,
             can_export_organization=session.can_write,
-            on_error=lambda error: app._store_failed(_Event(error)),
         )
 
     def _transactions_page(self) -> pn.viewable.Viewer:

@@ -1,9 +1,10 @@
-"""CSV download through the dashboard server, so the browser never holds the API token.
+"""Downloads through the dashboard server, so the browser never holds the API token.
 
-At login a session gets a random download key; the Transactions page links to
-`export/<key>/transactions.csv?<filters>`, and this handler streams the API's
-`/transactions/export.csv` to the browser with the token of the session that owns the key.
-The key dies at logout and when the browser session ends.
+At login a session gets a random download key; pages link to `export/<key>/<name>?<filters>`
+(transactions.csv, customers.csv, organization.json), and this handler streams the matching API
+export to the browser with the token of the session that owns the key, chunk by chunk (a large
+organisation never sits in the dashboard's memory or blocks its event loop). The key dies at
+logout and when the browser session ends.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import secrets
 import threading
 import weakref
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -31,7 +33,26 @@ EXPORT_PARAMS = (
     "q",
     "sort",
 )
-ROUTE = r"/export/([A-Za-z0-9_-]{20,100})/transactions\.csv"
+CUSTOMER_EXPORT_PARAMS = ("q", "country", "signup_from", "signup_to", "lifecycle_stage")
+
+
+@dataclass(frozen=True)
+class Export:
+    api_path: str
+    media_type: str
+    params: tuple[str, ...]
+
+
+EXPORTS = {
+    "transactions.csv": Export(
+        "/api/v1/transactions/export.csv", "text/csv; charset=utf-8", EXPORT_PARAMS
+    ),
+    "customers.csv": Export(
+        "/api/v1/exports/customers.csv", "text/csv; charset=utf-8", CUSTOMER_EXPORT_PARAMS
+    ),
+    "organization.json": Export("/api/v1/exports/organization.json", "application/json", ()),
+}
+ROUTE = r"/export/([A-Za-z0-9_-]{20,100})/(transactions\.csv|customers\.csv|organization\.json)"
 
 
 class DownloadKeys:
@@ -64,20 +85,21 @@ class DownloadKeys:
 DOWNLOAD_KEYS = DownloadKeys()
 
 
-def export_href(key: str, params: dict) -> str:
-    """Relative link to the CSV of `params` (the API's filter names, lists repeat)."""
+def export_href(key: str, params: dict, name: str = "transactions.csv") -> str:
+    """Relative link to export `name` for `params` (the API's filter names, lists repeat)."""
+    allowed = EXPORTS[name].params
     pairs: list[tuple[str, str]] = []
-    for name, value in params.items():
-        if name not in EXPORT_PARAMS or value in (None, ""):
+    for param, value in params.items():
+        if param not in allowed or value in (None, ""):
             continue
         values = value if isinstance(value, (list, tuple)) else [value]
-        pairs.extend((name, str(v)) for v in values)
+        pairs.extend((param, str(v)) for v in values)
     query = urlencode(pairs)
-    return f"export/{key}/transactions.csv" + (f"?{query}" if query else "")
+    return f"export/{key}/{name}" + (f"?{query}" if query else "")
 
 
 class ExportHandler(tornado.web.RequestHandler):
-    """GET export/<key>/transactions.csv: the filtered transactions, streamed from the API."""
+    """GET export/<key>/<name>: one of EXPORTS, streamed from the API."""
 
     def initialize(self, keys: DownloadKeys = DOWNLOAD_KEYS, timeout: float = 300.0) -> None:
         self.keys = keys
@@ -88,13 +110,14 @@ class ExportHandler(tornado.web.RequestHandler):
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(message + "\n")
 
-    async def get(self, key: str) -> None:
+    async def get(self, key: str, name: str = "transactions.csv") -> None:
         session = self.keys.session_for(key)
         if session is None:
             self._fail(404, "This download link has expired. Log in to the dashboard again.")
             return
-        params = [(n, v) for n in EXPORT_PARAMS for v in self.get_query_arguments(n)]
-        url = f"{session.client.base_url}/api/v1/transactions/export.csv"
+        export = EXPORTS[name]
+        params = [(n, v) for n in export.params for v in self.get_query_arguments(n)]
+        url = f"{session.client.base_url}{export.api_path}"
         headers = {"Authorization": f"Bearer {session.token}"}
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as http:
@@ -103,9 +126,9 @@ class ExportHandler(tornado.web.RequestHandler):
                         await answer.aread()
                         self._fail(answer.status_code, _api_message(answer))
                         return
-                    self.set_header("Content-Type", "text/csv; charset=utf-8")
+                    self.set_header("Content-Type", export.media_type)
                     self.set_header(
-                        "Content-Disposition", f'attachment; filename="{_filename(self)}"'
+                        "Content-Disposition", f'attachment; filename="{_filename(self, name)}"'
                     )
                     self.set_header("Cache-Control", "no-store")
                     async for chunk in answer.aiter_bytes():
@@ -126,7 +149,9 @@ def _api_message(answer: httpx.Response) -> str:
         return answer.text or f"HTTP {answer.status_code}"
 
 
-def _filename(handler: tornado.web.RequestHandler) -> str:
+def _filename(handler: tornado.web.RequestHandler, name: str = "transactions.csv") -> str:
+    if name != "transactions.csv":
+        return f"spendlens-{name}"
     start = handler.get_query_argument("start_date", "")
     end = handler.get_query_argument("end_date", "")
     period = f"-{start}-to-{end}" if start and end else ""

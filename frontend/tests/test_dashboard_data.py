@@ -92,7 +92,7 @@ def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD) -> Page:
 
 def open_data(tab: Page) -> None:
     tab.get_by_role("button", name="Data", exact=True).click()
-    expect(tab.locator(".data-exports a")).to_be_visible()
+    expect(tab.locator(".data-exports a.export-transactions")).to_be_visible()
 
 
 def figure(tab: Page, where: str, key: str):
@@ -152,12 +152,12 @@ def test_dry_run_then_import_the_online_retail_sample(
 
     # The exports hold what was imported.
     with tab.expect_download() as download:
-        tab.locator(".export-customers").get_by_role("button").click()
+        tab.locator("a.export-customers").click()
     rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
     assert rows[0][0] == "external_id"
     assert len(rows) - 1 == client.list_customers(limit=1)["total"] == summary["customers_created"]
     with tab.expect_download() as download:
-        tab.locator(".export-organization").get_by_role("button").click()
+        tab.locator("a.export-organization").click()
     organization = json.loads(Path(download.value.path()).read_text("utf-8"))
     assert len(organization["transactions"]) == summary["new"]
     client.close()

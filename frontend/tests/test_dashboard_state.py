@@ -353,3 +353,11 @@ class TestDownloadLinks:
         assert href == (
             f"export/{'k' * 43}/transactions.csv?start_date=2026-06-01&category=A+%26+B&category=C"
         )
+
+    def test_each_export_link_carries_only_its_own_filters(self):
+        key = "k" * 43
+        params = {"start_date": "2026-06-01", "country": "DE", "q": "anna"}
+        assert export_href(key, params, "customers.csv") == (
+            f"export/{key}/customers.csv?country=DE&q=anna"
+        )
+        assert export_href(key, params, "organization.json") == f"export/{key}/organization.json"

@@ -467,13 +467,3 @@ class ApiClient:
 
     def get_job(self, job_id: int) -> dict:
         return self._get(f"/jobs/{job_id}")
-
-    # -- exports --------------------------------------------------------------------------------
-
-    def export_customers_csv_bytes(self, filters: QueryParams | None = None) -> bytes:
-        """GET /exports/customers.csv: the (filtered) customers with their totals."""
-        return self._request("GET", "/exports/customers.csv", params=filters).content
-
-    def export_organization_json_bytes(self) -> bytes:
-        """GET /exports/organization.json: the whole organisation (analysts and admins)."""
-        return self._request("GET", "/exports/organization.json").content

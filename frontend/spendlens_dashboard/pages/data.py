@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import csv
 import html
-import io
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import pandas as pd
 import panel as pn
@@ -479,23 +477,6 @@ class ImportPanel(pn.viewable.Viewer):
         return self._layout
 
 
-def api_download(
-    fetch: Callable[[], bytes],
-    on_error: Callable[[ApiError], None],
-) -> Callable[[], io.BytesIO | None]:
-    """A FileDownload callback: the dashboard server asks the API (with the session's token,
-    which never reaches the browser) and hands the bytes to the browser."""
-
-    def callback() -> io.BytesIO | None:
-        try:
-            return io.BytesIO(fetch())
-        except ApiError as error:
-            on_error(error)
-            return None
-
-    return callback
-
-
 class DataPage(pn.viewable.Viewer):
     title = "Data"
 
@@ -503,44 +484,16 @@ class DataPage(pn.viewable.Viewer):
         self,
         download_key: Callable[[], str | None],
         importer: ImportPanel | None = None,
-        client: ApiClient | None = None,
         can_export_organization: bool = False,
-        on_error: Callable[[ApiError], None] = lambda error: None,
         **params,
     ) -> None:
         super().__init__(**params)
         self.download_key = download_key
         self.importer = importer
+        self.can_export_organization = can_export_organization
         self.downloads = pn.pane.HTML("", css_classes=["data-exports"])
         self.refresh_downloads()
         exports: list = [self.downloads]
-        if client is not None:
-            today = datetime.now(UTC).date().isoformat()
-            exports.append(
-                pn.widgets.FileDownload(
-                    callback=api_download(client.export_customers_csv_bytes, on_error),
-                    filename=f"customers-{today}.csv",
-                    label="↓ All customers (CSV)",
-                    color="primary",
-                    variant="outline",
-                    embed=False,
-                    width=260,
-                    css_classes=["export-customers"],
-                )
-            )
-            if can_export_organization:
-                exports.append(
-                    pn.widgets.FileDownload(
-                        callback=api_download(client.export_organization_json_bytes, on_error),
-                        filename=f"organization-{today}.json",
-                        label="↓ Whole organisation (JSON)",
-                        color="primary",
-                        variant="outline",
-                        embed=False,
-                        width=260,
-                        css_classes=["export-organization"],
-                    )
-                )
         upload = (
             [importer]
             if importer is not None
@@ -572,10 +525,19 @@ class DataPage(pn.viewable.Viewer):
         if not key:
             self.downloads.object = ""
             return
-        href = export_href(key, {})
-        self.downloads.object = (
-            '<a class="export-transactions btn btn-outline-primary btn-sm" '
-            f'href="{html.escape(href)}" download="transactions.csv">↓ All transactions (CSV)</a>'
+        # Plain links to the dashboard server's streaming export handler (see export.py).
+        links = [
+            ("export-transactions", "transactions.csv", "↓ All transactions (CSV)"),
+            ("export-customers", "customers.csv", "↓ All customers (CSV)"),
+        ]
+        if self.can_export_organization:
+            links.append(
+                ("export-organization", "organization.json", "↓ Whole organisation (JSON)")
+            )
+        self.downloads.object = " ".join(
+            f'<a class="{css} btn btn-outline-primary btn-sm" '
+            f'href="{html.escape(export_href(key, {}, name))}" download="{name}">{label}</a>'
+            for css, name, label in links
         )
 
     def __panel__(self):
