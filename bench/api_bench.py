@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,23 +25,14 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
 
+from spendlens.testing import free_port, test_server_url  # noqa: E402
+
 BENCH_EMAIL = "bench@bench.example"
 BENCH_PASSWORD = "bench-password"
 CATEGORIES = [
     "Groceries", "Electronics", "Apparel", "Home & Garden", "Health & Beauty", "Sports & Outdoors",
     "Toys & Games", "Books & Media", "Restaurants", "Travel", "Entertainment", "Services",
 ]  # fmt: skip
-
-
-def server_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        psycopg2.connect(url, connect_timeout=3).close()
-        return url
-    except psycopg2.OperationalError:
-        from spendlens.local_db import start_embedded_postgres
-
-        return start_embedded_postgres(ROOT / ".data" / "bench-postgres", delete_on_exit=True)
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -130,12 +120,6 @@ def prepare(admin_url: str, rows: int, as_of: date) -> tuple[str, dict[str, floa
     return url, {"rows": rows, "load_seconds": load_seconds, "rows_per_second": rows / load_seconds}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def capture_sql(url: str, path: str, params: dict, token: str) -> list[tuple[str, object]]:
     """The SQL statements the API runs for one request, captured in-process."""
     from fastapi.testclient import TestClient
@@ -200,7 +184,7 @@ def main() -> int:
 
     os.environ.setdefault("SPENDLENS_ENV", "local")
     as_of = datetime.now(UTC).date()
-    admin_url = server_url()
+    admin_url = test_server_url()
     print(f"Loading {args.rows:,} transactions with COPY ...", flush=True)
     url, load = prepare(admin_url, args.rows, as_of)
     print(

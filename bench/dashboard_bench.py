@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import sys
 import threading
@@ -49,12 +48,6 @@ PRESET_CYCLE = ["Last 90 days", "Year to date", "Last 12 months"]
 CATEGORY_CYCLE = ["Travel", "Groceries", "Electronics", "Restaurants", "Apparel"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until_up(url: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -71,7 +64,7 @@ def provision(stack: ExitStack) -> tuple[str, str]:
     """Seeded database, API and dashboard of our own; returns (api_url, dashboard_url)."""
     import uvicorn
     from spendlens.cli import _use_database
-    from spendlens.testing import DatabaseFactory, migrated_and_seeded, test_server_url
+    from spendlens.testing import DatabaseFactory, free_port, migrated_and_seeded, test_server_url
 
     from spendlens_dashboard.server import start_in_thread
 

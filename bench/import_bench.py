@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,8 @@ import psycopg2
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend"))
+
+from spendlens.testing import free_port, test_server_url  # noqa: E402
 
 BENCH_EMAIL = "import-bench@bench.example"
 BENCH_PASSWORD = "bench-password"
@@ -43,17 +44,6 @@ WORDS = (
     "CHRISTMAS PAPER CHAIN KIT GLASS HOLDER T-LIGHT WOODEN FRAME SIGN CERAMIC TEA SPOTTY GARDEN "
     "SMALL LARGE ASSORTED COLOUR BIRD ORNAMENT HOT WATER BOTTLE ALARM CLOCK BAKELIKE DOORMAT"
 ).split()
-
-
-def server_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        psycopg2.connect(url, connect_timeout=3).close()
-        return url
-    except psycopg2.OperationalError:
-        from spendlens.local_db import start_embedded_postgres
-
-        return start_embedded_postgres(ROOT / ".data" / "bench-postgres", delete_on_exit=True)
 
 
 def _products(rng: random.Random) -> list[tuple[str, str, str]]:
@@ -172,12 +162,6 @@ def prepare(admin_url: str) -> str:
     return url
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def timed_import(client: httpx.Client, path: Path, fmt: str) -> dict:
     """Upload `path`, wait for its job; seconds from the first byte sent to the job's end."""
     started = time.perf_counter()
@@ -240,7 +224,7 @@ def main() -> int:
         size = path.stat().st_size / 1e6
         print(f"generated {path.name}: {size:.0f} MB in {time.perf_counter() - started:.1f} s")
 
-    admin_url = server_url()
+    admin_url = test_server_url()
     url = prepare(admin_url)
     port = free_port()
     env = dict(

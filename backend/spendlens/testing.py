@@ -7,6 +7,7 @@ each run works in databases of its own that are dropped at the end.
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import uuid
 from datetime import date
@@ -36,6 +37,13 @@ def test_server_url() -> str:
         return url
     folder = Path(tempfile.mkdtemp(prefix="spendlens-test-pg-"))
     return start_embedded_postgres(folder / "data", delete_on_exit=True)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for servers in tests/benches)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class DatabaseFactory:
