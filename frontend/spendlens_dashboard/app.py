@@ -20,7 +20,7 @@ from spendlens_dashboard.components.theme import ThemeSwitch
 from spendlens_dashboard.config import DashboardSettings, get_settings
 from spendlens_dashboard.export import DOWNLOAD_KEYS
 from spendlens_dashboard.pages import NAVIGATION, PAGES
-from spendlens_dashboard.pages.data import ImportPanel
+from spendlens_dashboard.pages.data import ImportPanel, JobsPanel
 from spendlens_dashboard.pages.transactions import TransactionEditor, noon_of
 from spendlens_dashboard.state import (
     CatalogStore,
@@ -101,18 +101,26 @@ class Workspace:
 
     def _data_page(self) -> pn.viewable.Viewer:
         app, session = self.app, self.app.session
+        jobs = JobsPanel(
+            session.client, can_retry=session.can_write, on_unauthorized=session.expire
+        )
         if session.can_write:
             self.importer = ImportPanel(
                 session.client,
                 on_imported=app._data_written,
                 on_unauthorized=session.expire,
                 notify=app.notify,
+                on_job_changed=jobs.load,
             )
-        return PAGES["data"](
+            jobs.on_retried = self.importer.follow
+        page = PAGES["data"](
             download_key=lambda: self.download_key,
             importer=self.importer,
             can_export_organization=session.can_write,
+            jobs=jobs,
         )
+        jobs.load()
+        return page
 
     def _transactions_page(self) -> pn.viewable.Viewer:
         app, session = self.app, self.app.session

@@ -31,11 +31,7 @@ from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.formatting import format_count
 
-SAMPLE = Path(
-    os.environ.get("SPENDLENS_RETAIL_SAMPLE", "/work/shared/samples/online_retail_sample.csv")
-)
-if not SAMPLE.exists():  # pragma: no cover - the sample ships with the workspace
-    pytest.skip(f"{SAMPLE} is missing", allow_module_level=True)
+SAMPLE = ROOT / "db" / "samples" / "online_retail_sample.csv"
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +146,15 @@ def test_dry_run_then_import_the_online_retail_sample(
     expect(tab.locator(".import-progress")).to_contain_text("100%")
     tab.screenshot(path=str(page_screenshot("data-import-done")))
 
+    # The recent jobs list shows the import as the API does.
+    latest = client.list_jobs(limit=1)["items"][0]
+    assert latest["state"] == "succeeded"
+    first_job = tab.locator(".jobs-table .tabulator-row").first
+    expect(first_job.locator("[tabulator-field=id]")).to_have_text(str(latest["id"]))
+    expect(first_job.locator("[tabulator-field=state]")).to_have_text("succeeded")
+    expect(first_job.locator("[tabulator-field=file]")).to_have_text(SAMPLE.name)
+    expect(first_job.locator("[tabulator-field=progress]")).to_have_text("100%")
+
     # The exports hold what was imported.
     with tab.expect_download() as download:
         tab.locator("a.export-customers").click()
@@ -221,6 +226,69 @@ def test_custom_csv_columns_are_mapped_in_the_page(
     expect(tab.locator(".import-verdict")).to_contain_text("would be refused")
 
 
+BAD_NATIVE_CSV = (
+    "customer_external_id,occurred_at,amount,currency,category,kind,external_id\n"
+    "c-1,2026-05-01T10:00:00Z,12.50,EUR,Books,purchase,t-1\n"
+    "c-1,2026-05-02T10:00:00Z,lots,EUR,Books,purchase,t-2\n"
+).encode()
+
+
+def test_a_failed_import_is_listed_and_its_retry_says_why_it_is_refused(
+    page: BrowserPage, api_url: str, fresh_org: tuple[str, str], job_worker
+):
+    email, password = fresh_org
+    tab = log_in(page, email, password)
+    open_data(tab)
+    expect(tab.locator(".jobs-panel")).to_contain_text("Recent jobs")
+    expect(tab.locator(".jobs-table .tabulator-row")).to_have_count(0)  # a new organisation
+
+    tab.locator(".import-file input[type=file]").set_input_files(
+        files=[{"name": "bad.csv", "mimeType": "text/csv", "buffer": BAD_NATIVE_CSV}]
+    )
+    tab.get_by_role("button", name="Run import").click()
+    expect(tab.locator("[data-job-state=failed]")).to_be_visible(timeout=60_000)
+    row = tab.locator(".jobs-table .tabulator-row").first
+    expect(row.locator("[tabulator-field=state]")).to_have_text("failed")
+    expect(row.locator("[tabulator-field=error_count]")).to_have_text("1")
+
+    # A job that failed on its file would fail the same way again: the server refuses (409)
+    # and the page says why.
+    client = logged_in_client(api_url, email, password)
+    job = client.list_jobs(limit=1)["items"][0]
+    client.close()
+    choice = tab.locator(".jobs-retry-choice select")
+    expect(choice.locator("option")).to_have_count(1)
+    choice.select_option(label=f"#{job['id']} import (failed)")
+    tab.locator(".jobs-retry button").click()
+    expect(tab.locator(".jobs-panel .alert")).to_contain_text(
+        f"Job #{job['id']} was not run again: This job failed on its input"
+    )
+
+
+def test_the_encoding_picker_reads_a_windows_1252_file(
+    page: BrowserPage, api_url: str, fresh_org: tuple[str, str]
+):
+    email, password = fresh_org
+    content = (
+        "customer_external_id,occurred_at,amount,currency,category,kind,external_id\n"
+        "c-1,2026-05-01T10:00:00Z,12.50,EUR,Caf\u00e9,purchase,t-1\n"
+    ).encode("cp1252")
+    tab = log_in(page, email, password)
+    open_data(tab)
+    tab.locator(".import-file input[type=file]").set_input_files(
+        files=[{"name": "excel.csv", "mimeType": "text/csv", "buffer": content}]
+    )
+    tab.get_by_role("button", name="Preview (dry run)").click()
+    expect(tab.locator(".import-panel .alert-danger")).to_contain_text("cp1252")  # UTF-8 refused
+
+    tab.locator("select:has(option:text-is('UTF-8'))").select_option(
+        label="Windows-1252 (Excel, Western Europe)"
+    )
+    tab.get_by_role("button", name="Preview (dry run)").click()
+    expect(figure(tab, ".import-report-summary", "valid")).to_have_text("1")
+    expect(tab.locator(".import-preview [tabulator-field=category]").last).to_have_text("Caf\u00e9")
+
+
 def test_mapping_helpers():
     from spendlens_dashboard.pages.data import build_mapping, guess_column, header_columns
 
@@ -255,6 +323,38 @@ def _export_link():
 
 
 # -- pure helpers (no browser) -------------------------------------------------------------------
+
+
+def test_jobs_frame():
+    from spendlens_dashboard.pages.data import jobs_frame
+
+    frame = jobs_frame(
+        [
+            {
+                "id": 7,
+                "kind": "import",
+                "state": "running",
+                "params": {"filename": "retail.csv"},
+                "progress": 0.425,
+                "error_count": 0,
+                "created_at": "2026-06-30T10:00:01.123Z",
+                "finished_at": None,
+            }
+        ]
+    )
+    assert frame.to_dict("records") == [
+        {
+            "id": 7,
+            "kind": "import",
+            "state": "running",
+            "file": "retail.csv",
+            "progress": "42%",
+            "error_count": 0,
+            "created_at": "2026-06-30 10:00:01",
+            "finished_at": "",
+        }
+    ]
+    assert jobs_frame(None).empty
 
 
 def test_report_and_preview_frames():

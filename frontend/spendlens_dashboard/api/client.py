@@ -445,9 +445,16 @@ class ApiClient:
         mode: str = "all-or-nothing",
         dry_run: bool = False,
         mapping: str | None = None,
+        encoding: str = "utf-8",
     ) -> dict:
         """POST /imports: the dry-run report (200) or the queued job (202)."""
-        data = {"kind": kind, "format": format, "mode": mode, "dry_run": str(dry_run).lower()}
+        data = {
+            "kind": kind,
+            "format": format,
+            "mode": mode,
+            "dry_run": str(dry_run).lower(),
+            "encoding": encoding,
+        }
         if mapping:
             data["mapping"] = mapping
         try:
@@ -467,3 +474,18 @@ class ApiClient:
 
     def get_job(self, job_id: int) -> dict:
         return self._get(f"/jobs/{job_id}")
+
+    def list_jobs(
+        self,
+        *,
+        kind: str | None = None,
+        state: str | None = None,
+        skip: int = 0,
+        limit: int = 20,
+    ) -> dict:
+        """GET /jobs: the organisation's jobs, newest first ({items, total, skip, limit})."""
+        return self._get("/jobs", {"kind": kind, "state": state, "skip": skip, "limit": limit})
+
+    def retry_job(self, job_id: int) -> dict:
+        """POST /jobs/{id}/retry: the job queued again (409 when it cannot be retried)."""
+        return self._request("POST", f"/jobs/{job_id}/retry").json()

@@ -29,12 +29,30 @@ FORMATS = {
 }
 KINDS = {"Transactions": "transactions", "Customers": "customers"}
 MODES = {"All or nothing": "all-or-nothing", "Skip bad rows": "skip-bad-rows"}
+ENCODINGS = {
+    "UTF-8": "utf-8",
+    "Windows-1252 (Excel, Western Europe)": "cp1252",
+    "Latin-1 (ISO 8859-1)": "latin-1",
+}
 MAPPING_EXAMPLE = (
     '{"customer": "Client", "date": "Day", "date_format": "%d.%m.%Y", "amount": "Total",\n'
     ' "category": "Type", "merchant": "Shop", "external_id": "Ref", "delimiter": ";"}'
 )
 REPORT_COLUMNS = ["row", "column", "value", "reason"]
 FINISHED = ("succeeded", "failed", "cancelled")
+# Jobs a worker may run again: a failed one (unless it failed on its input, which the server
+# says with a 409) or one left `running` by a worker that died.
+RETRYABLE = ("failed", "running")
+JOB_COLUMNS = {
+    "id": "Job",
+    "kind": "Kind",
+    "state": "State",
+    "file": "File",
+    "progress": "Progress",
+    "error_count": "Problems",
+    "created_at": "Queued",
+    "finished_at": "Finished",
+}
 POLL_MS = 400
 
 
@@ -162,11 +180,13 @@ class ImportPanel(pn.viewable.Viewer):
         on_imported: Callable[[str], None],
         on_unauthorized: Callable[[], None] = lambda: None,
         notify: Callable[[str, str], None] = lambda kind, message: None,
+        on_job_changed: Callable[[], None] = lambda: None,
         **params,
     ) -> None:
         super().__init__(**params)
         self.client = client
         self.on_imported = on_imported
+        self.on_job_changed = on_job_changed
         self.on_unauthorized = on_unauthorized
         self.notify = notify
         self.job_id: int | None = None
@@ -178,6 +198,7 @@ class ImportPanel(pn.viewable.Viewer):
         self.kind = pn.widgets.Select(label="Kind", options=KINDS, width=160)
         self.format = pn.widgets.Select(label="Format", options=FORMATS, width=230)
         self.mode = pn.widgets.Select(label="Mode", options=MODES, width=160)
+        self.encoding = pn.widgets.Select(label="Encoding", options=ENCODINGS, width=230)
         self.mapping = pn.widgets.TextAreaInput(
             label="Column mapping (JSON)",
             placeholder=MAPPING_EXAMPLE,
@@ -247,7 +268,7 @@ class ImportPanel(pn.viewable.Viewer):
                 "the import. Re-importing a file adds nothing twice."
             ),
             self.file,
-            pn.FlexBox(self.kind, self.format, self.mode),
+            pn.FlexBox(self.kind, self.format, self.mode, self.encoding),
             self.mapping_box,
             pn.Row(self.preview_button, self.run_button),
             self.status,
@@ -316,13 +337,17 @@ class ImportPanel(pn.viewable.Viewer):
             return
         content, filename = self.file.value, self.file.filename or "upload.csv"
         options = dict(
-            kind=self.kind.value, format=self.format.value, mode=self.mode.value, mapping=mapping
+            kind=self.kind.value,
+            format=self.format.value,
+            mode=self.mode.value,
+            mapping=mapping,
+            encoding=self.encoding.value,
         )
         self._set_busy(True)
         if not dry_run:
             self._clear_report()
             self.result.visible = False
-            self.progress.param.update(value=-1, visible=True)
+            self.progress.param.update(value=-1, bar_color="primary", visible=True)
             self.progress_text.param.update(object="Uploading…", visible=True)
 
         def work() -> None:
@@ -383,8 +408,17 @@ class ImportPanel(pn.viewable.Viewer):
 
     # -- the job ----------------------------------------------------------------------------------
 
+    def follow(self, job: dict) -> None:
+        """Show the progress of `job` (a retried one, say) until it finishes."""
+        self._clear_report()
+        self.result.visible = False
+        self.progress.param.update(value=-1, bar_color="primary", visible=True)
+        self._set_busy(True)
+        self._job_started(job)
+
     def _job_started(self, job: dict) -> None:
         self.job_id = job["id"]
+        self.on_job_changed()
         self._stop_polling()
         self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
         self._show_job(job)
@@ -461,6 +495,7 @@ class ImportPanel(pn.viewable.Viewer):
             visible=True,
         )
         self._show_problems(job.get("errors"), result.get("skipped_rows"))
+        self.on_job_changed()
         if state == "succeeded":
             self.on_imported(
                 f"Imported {format_count(result.get('new', 0))} new row(s); "
@@ -477,6 +512,159 @@ class ImportPanel(pn.viewable.Viewer):
         return self._layout
 
 
+def jobs_frame(jobs: list[dict] | None) -> pd.DataFrame:
+    """The jobs table: one row per job, newest first, as the API lists them."""
+    rows = []
+    for job in jobs or []:
+        progress = job.get("progress")
+        rows.append(
+            {
+                "id": job["id"],
+                "kind": job["kind"],
+                "state": job["state"],
+                "file": (job.get("params") or {}).get("filename") or "",
+                "progress": "" if progress is None else f"{round(progress * 100)}%",
+                "error_count": job.get("error_count", 0),
+                "created_at": _local_time(job.get("created_at")),
+                "finished_at": _local_time(job.get("finished_at")),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(JOB_COLUMNS))
+
+
+def _local_time(value: str | None) -> str:
+    return value.replace("T", " ")[:19] if value else ""
+
+
+class JobsPanel(pn.viewable.Viewer):
+    """The organisation's recent jobs, and (analysts, admins) a retry for a failed or stalled
+    one, whose progress the import panel then follows."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        *,
+        can_retry: bool = False,
+        on_retried: Callable[[dict], None] = lambda job: None,
+        on_unauthorized: Callable[[], None] = lambda: None,
+        limit: int = 10,
+        **params,
+    ) -> None:
+        super().__init__(**params)
+        self.client = client
+        self.on_retried = on_retried
+        self.on_unauthorized = on_unauthorized
+        self.limit = limit
+        self.jobs: list[dict] = []
+        self.table = FrameTabulator(
+            jobs_frame(None),
+            show_index=False,
+            disabled=True,
+            layout="fit_data_stretch",
+            sizing_mode="stretch_width",
+            titles=JOB_COLUMNS,
+            css_classes=["jobs-table"],
+        )
+        self.loading = pn.indicators.LoadingSpinner(
+            value=False, size=20, visible=False, css_classes=["jobs-loading"]
+        )
+        self.status = pn.pane.Alert(
+            "", alert_type="danger", visible=False, sizing_mode="stretch_width"
+        )
+        self.refresh_button = pn.widgets.Button(
+            label="Refresh", variant="outline", width=100, css_classes=["jobs-refresh"]
+        )
+        self.refresh_button.on_click(lambda _: self.load())
+        controls: list = [self.refresh_button, self.loading]
+        self.retry_choice = pn.widgets.Select(
+            label="Job to run again", options={}, width=260, css_classes=["jobs-retry-choice"]
+        )
+        self.retry_button = pn.widgets.Button(
+            label="Retry", color="primary", width=100, disabled=True, css_classes=["jobs-retry"]
+        )
+        self.retry_button.on_click(lambda _: self.retry())
+        if can_retry:
+            controls = [self.retry_choice, self.retry_button, *controls]
+        self._layout = pn.Card(
+            pn.pane.Markdown(
+                "The latest imports and other background jobs of your organisation. A failed job "
+                "can be run again from the file it was given, unless it failed on the file "
+                "itself (then fix the file and import it again)."
+            ),
+            pn.Row(*controls, align="end"),
+            self.status,
+            self.table,
+            title="Recent jobs",
+            collapsed=False,
+            sizing_mode="stretch_width",
+            css_classes=["jobs-panel"],
+        )
+
+    def load(self) -> None:
+        """Fetch the latest jobs off the event loop."""
+        self.loading.param.update(value=True, visible=True)
+
+        def work() -> None:
+            try:
+                page = self.client.list_jobs(limit=self.limit)
+            except ApiError as error:
+                pn.state.execute(lambda error=error: self._failed(error))
+                return
+            pn.state.execute(lambda: self._show(page["items"]))
+
+        in_background(work)
+
+    def _show(self, jobs: list[dict]) -> None:
+        self.jobs = jobs
+        retryable = {
+            f"#{job['id']} {job['kind']} ({job['state']})": job["id"]
+            for job in jobs
+            if job["state"] in RETRYABLE
+        }
+        with pn.io.hold():
+            self.loading.param.update(value=False, visible=False)
+            self.status.visible = False
+            self.table.value = jobs_frame(jobs)
+            self.retry_choice.options = retryable
+            self.retry_button.disabled = not retryable
+
+    def _failed(self, error: ApiError) -> None:
+        self.loading.param.update(value=False, visible=False)
+        if error.status == 401:
+            self.on_unauthorized()
+            return
+        self.status.param.update(object=html.escape(error.message), visible=True)
+
+    def retry(self) -> None:
+        job_id = self.retry_choice.value
+        if job_id is None:
+            return
+        self.retry_button.disabled = True
+        on_retried = self.on_retried
+
+        def work() -> None:
+            try:
+                job = self.client.retry_job(job_id)
+            except ApiError as error:
+                pn.state.execute(lambda error=error: self._retry_failed(job_id, error))
+                return
+            pn.state.execute(lambda: on_retried(job))
+
+        in_background(work)
+
+    def _retry_failed(self, job_id: int, error: ApiError) -> None:
+        self.retry_button.disabled = False
+        if error.status == 401:
+            self.on_unauthorized()
+            return
+        self.status.param.update(
+            object=html.escape(f"Job #{job_id} was not run again: {error.message}"), visible=True
+        )
+
+    def __panel__(self):
+        return self._layout
+
+
 class DataPage(pn.viewable.Viewer):
     title = "Data"
 
@@ -485,11 +673,13 @@ class DataPage(pn.viewable.Viewer):
         download_key: Callable[[], str | None],
         importer: ImportPanel | None = None,
         can_export_organization: bool = False,
+        jobs: JobsPanel | None = None,
         **params,
     ) -> None:
         super().__init__(**params)
         self.download_key = download_key
         self.importer = importer
+        self.jobs = jobs
         self.can_export_organization = can_export_organization
         self.downloads = pn.pane.HTML("", css_classes=["data-exports"])
         self.refresh_downloads()
@@ -517,6 +707,7 @@ class DataPage(pn.viewable.Viewer):
                 collapsed=False,
                 sizing_mode="stretch_width",
             ),
+            *([jobs] if jobs is not None else []),
             sizing_mode="stretch_width",
         )
 
