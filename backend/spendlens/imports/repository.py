@@ -48,6 +48,34 @@ def drop_table(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
 
 
+def drop_stale_staging_tables(conn: Connection, *, retention_days: int) -> list[str]:
+    """Drop the staging tables no job will read again; returns their names.
+
+    A job's run drops its table when it ends, except after an unexpected failure, when the table
+    stays so that the job can be retried. Such tables go once the job has been failed for
+    `retention_days`; so does a table whose job no longer exists or has finished otherwise.
+    """
+    stale = conn.execute(
+        text(f"""
+            SELECT c.relname
+            FROM pg_class c
+            JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = '{STAGING_SCHEMA}'
+            LEFT JOIN jobs j ON j.id = CAST(substr(c.relname, 5) AS bigint)
+            WHERE c.relkind = 'r' AND c.relname ~ '^job_[0-9]{{1,18}}$'
+              AND (j.id IS NULL
+                   OR j.state IN ('succeeded', 'cancelled')
+                   OR (j.state = 'failed'
+                       AND j.finished_at < now() - make_interval(days => :days)))
+            ORDER BY c.relname
+            """),
+        {"days": retention_days},
+    ).scalars()
+    names = [f"{STAGING_SCHEMA}.{name}" for name in stale]
+    for name in names:
+        drop_table(conn, name)
+    return names
+
+
 def copy_into_staging(
     conn: Connection,
     name: str,
