@@ -31,7 +31,8 @@ Values are rounded half away from zero to 4 decimals, and null when the divisor 
 cohort). Every cell also carries its `customers` and `revenue`, whichever metric is asked for.
 `start` and `end` (any day; the period holding it is meant) bound the cohorts shown: by default
 the {service.DEFAULT_COHORTS} periods up to the one holding `as_of` (default today in the
-organisation's time zone), at most {service.MAX_COHORTS} cohorts.
+organisation's time zone); at most {service.MAX_COHORTS} cohorts, and at most
+{service.MAX_PERIODS} periods from `start` to `as_of`.
 """.strip()
 
 

@@ -31,6 +31,8 @@ from spendlens.transactions.filters import day_start
 
 DEFAULT_COHORTS = 12
 MAX_COHORTS = 200
+# Periods from the first cohort to as_of: one branch of the statement each.
+MAX_PERIODS = 260
 _MONTHS = {CohortPeriod.month: 1, CohortPeriod.quarter: 3}
 STEPS = {
     CohortPeriod.week: "1 week",
@@ -99,31 +101,31 @@ def cohort_matrix(
             f"start to end makes {count} cohorts; at most {MAX_COHORTS} are allowed",
             loc=("query", "start"),
         )
+    period_count = periods_between(first, period_start(as_of, period), period) + 1
+    if period_count > MAX_PERIODS:
+        raise Unprocessable(
+            f"start to as_of makes {period_count} periods; at most {MAX_PERIODS} are allowed",
+            loc=("query", "start"),
+        )
+    horizon = day_start(as_of + timedelta(days=1))
+    starts = [add_periods(first, period, k) for k in range(period_count)]
+    bounds = [day_start(day) for day in starts] + [horizon]
     rows = repository.matrix_cells(
-        session,
-        org.id,
-        org.base_currency,
-        unit=period.value,
-        step=STEPS[period],
-        first_cohort=first,
-        last_cohort=last,
-        last_period=period_start(as_of, period),
-        since=day_start(first),
-        horizon=day_start(as_of + timedelta(days=1)),
+        session, org.id, org.base_currency, bounds=bounds, cohort_count=count
     )
     cohorts = []
-    for cohort_start, group in groupby(rows, key=lambda r: r["cohort"]):
+    for cohort, group in groupby(rows, key=lambda r: r["cohort"]):
         cells = list(group)
         size, first_revenue = cells[0]["size"], cells[0]["revenue"]
         cohorts.append(
             CohortRow(
-                cohort_start=cohort_start,
+                cohort_start=starts[cohort - 1],
                 size=size,
                 first_period_revenue=first_revenue,
                 cells=[
                     CohortCell(
-                        offset=offset,
-                        period_start=cell["period"],
+                        offset=cell["period"] - cohort,
+                        period_start=starts[cell["period"] - 1],
                         customers=cell["customers"],
                         revenue=cell["revenue"],
                         value=(
@@ -132,7 +134,7 @@ def cohort_matrix(
                             else _value(cell["revenue"], first_revenue)
                         ),
                     )
-                    for offset, cell in enumerate(cells)
+                    for cell in cells
                 ],
             )
         )

@@ -168,6 +168,7 @@ class TestGetCohorts:
             {"as_of": "2999-01-01"},
             {"as_of": "2026-06-30", "end": "2026-07-01"},
             {"period": "week", "start": "2020-01-01", "end": "2026-06-30"},
+            {"period": "week", "start": "2020-01-01", "end": "2020-02-01", "as_of": "2026-06-30"},
             {"start": "not-a-date"},
         ],
     )
