@@ -97,12 +97,23 @@ def list_segment_snapshots(
     return Page(items=items, total=total, skip=page.skip, limit=page.limit)
 
 
-@router.get("/settings", response_model=RfmSettingsOut, responses=error_responses(401))
+@router.get("/settings", response_model=RfmSettingsOut, responses=error_responses(401, 404, 422))
 def get_segment_settings(
-    user: CurrentUser, org_id: OrgScope, session: SessionDep
+    user: CurrentUser,
+    org_id: OrgScope,
+    session: SessionDep,
+    version: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            description=(
+                "An earlier settings version (as recorded on a snapshot); default the current one"
+            ),
+        ),
+    ] = None,
 ) -> RfmSettingsOut:
     """How RFM scores are cut: per dimension 4 cut points, or null for quantiles."""
-    return service.get_settings(session, org_id)
+    return service.get_settings(session, org_id, version=version)
 
 
 @router.put(

@@ -425,6 +425,12 @@ def current_settings(db: Executor, org_id: int) -> Row | None:
     return db.execute(query).first()
 
 
+def settings_version(db: Executor, org_id: int, version: int) -> Row | None:
+    settings = RfmSettings.__table__
+    query = select(settings).where(settings.c.org_id == org_id, settings.c.version == version)
+    return db.execute(query).first()
+
+
 def lock_settings(session: Session, org_id: int) -> None:
     """Serialise settings changes of one organisation (two admins saving at once)."""
     session.execute(

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, Row, Select, insert, select, update
 from sqlalchemy.orm import Session
 
-from spendlens.errors import Unprocessable
+from spendlens.errors import NotFound, Unprocessable
 from spendlens.jobs.queue import defer_tracked_job
 from spendlens.jobs.runner import JobOutcome, JobRecord, Progress
 from spendlens.jobs.schemas import JobOut
@@ -87,8 +87,16 @@ def _settings_out(settings: Row | RfmSettings | None) -> RfmSettingsOut:
     )
 
 
-def get_settings(session: Session, org_id: int) -> RfmSettingsOut:
-    return _settings_out(repository.current_settings(session, org_id))
+def get_settings(session: Session, org_id: int, *, version: int | None = None) -> RfmSettingsOut:
+    """The current settings, or the given version (0: the defaults, all quantiles)."""
+    if version is None:
+        return _settings_out(repository.current_settings(session, org_id))
+    if version == 0:
+        return _settings_out(None)
+    settings = repository.settings_version(session, org_id, version)
+    if settings is None:
+        raise NotFound(f"No settings version {version}")
+    return _settings_out(settings)
 
 
 def update_settings(

@@ -336,6 +336,12 @@ class TestSettings:
             headers=admin,
         )
         assert again.json()["version"] == 2
+        # Earlier versions stay readable, for the snapshots scored with them.
+        settings = f"{SEGMENTS}/settings"
+        assert client.get(settings, params={"version": 1}, headers=admin).json() == body
+        assert client.get(settings, headers=admin).json()["version"] == 2
+        assert client.get(settings, params={"version": 0}, headers=admin).json()["version"] == 0
+        assert client.get(settings, params={"version": 3}, headers=admin).status_code == 404
         # The stored snapshot keeps the version it was computed with.
         assert session.get(RfmSnapshot, (demo.acme.id, DEMO_AS_OF)).settings_version == 1
 
