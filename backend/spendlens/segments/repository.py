@@ -194,7 +194,8 @@ def store_snapshot(
     job_id: int | None = None,
 ) -> int:
     """Compute and store the snapshot of `as_of` in the caller's transaction, replacing the one
-    stored for that day; returns the number of customers scored."""
+    stored for that day; returns the number of customers scored. Writers of one organisation's
+    snapshots take turns (an advisory lock held until the transaction ends)."""
     conn.execute(
         text("SELECT pg_advisory_xact_lock(:lock_class, CAST(:org_id % 2147483647 AS integer))"),
         {"lock_class": _SNAPSHOT_LOCK_CLASS, "org_id": org_id},
@@ -214,13 +215,13 @@ def store_snapshot(
             computed_at=func.clock_timestamp(),
         )
     )
-    name = f"rfm_aggregates_{uuid.uuid4().hex[:12]}"
+    temporary = f"rfm_aggregates_{uuid.uuid4().hex[:12]}"
     aggregates = customer_aggregates(org_id, currency, as_of).compile(conn)
     conn.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS {aggregates}", aggregates.params
+        f"CREATE TEMPORARY TABLE {temporary} ON COMMIT DROP AS {aggregates}", aggregates.params
     )
     source = table(
-        name,
+        temporary,
         column("customer_id", Integer),
         column("recency_days", Integer),
         column("frequency", Integer),
@@ -241,7 +242,7 @@ def store_snapshot(
             .order_by(rows.c.customer_id),
         )
     )
-    conn.exec_driver_sql(f"DROP TABLE {name}")
+    conn.exec_driver_sql(f"DROP TABLE {temporary}")
     customers = result.rowcount
     conn.execute(
         update(RfmSnapshot)
