@@ -4,11 +4,14 @@ from fastapi import APIRouter
 
 from spendlens.auth.endpoints import router as auth_router
 from spendlens.catalog.endpoints import router as catalog_router
+from spendlens.cohorts.endpoints import router as cohorts_router
 from spendlens.customers.endpoints import router as customers_router
 from spendlens.exports.endpoints import router as exports_router
 from spendlens.imports.endpoints import router as imports_router
 from spendlens.jobs.endpoints import router as jobs_router
 from spendlens.metrics.endpoints import router as metrics_router
+from spendlens.segments.endpoints import customer_rfm_router
+from spendlens.segments.endpoints import router as segments_router
 from spendlens.transactions.endpoints import router as transactions_router
 from spendlens.users.endpoints import router as users_router
 
@@ -18,9 +21,13 @@ api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(auth_router)
 api_router.include_router(users_router)
 api_router.include_router(transactions_router)
+# Before the customers router: /customers/rfm must be matched before /customers/{customer_id}.
+api_router.include_router(customer_rfm_router)
 api_router.include_router(customers_router)
 api_router.include_router(metrics_router)
 api_router.include_router(catalog_router)
 api_router.include_router(jobs_router)
 api_router.include_router(imports_router)
 api_router.include_router(exports_router)
+api_router.include_router(segments_router)
+api_router.include_router(cohorts_router)

@@ -20,6 +20,9 @@ TABLES = {
     "transactions",
     "jobs",
     "procrastinate_jobs",
+    "rfm_settings",
+    "rfm_snapshots",
+    "rfm_scores",
 }
 
 
@@ -42,10 +45,18 @@ def test_upgrade_head_then_downgrade_base(fresh_database_url, scratch_engine):
 
 def test_every_tenant_key_includes_org_id(engine):
     insp = inspect(engine)
-    for table in ("customers", "merchants", "transactions"):
+    for table in (
+        "customers",
+        "merchants",
+        "transactions",
+        "rfm_settings",
+        "rfm_snapshots",
+        "rfm_scores",
+    ):
         assert insp.get_pk_constraint(table)["constrained_columns"][0] == "org_id"
         for fk in insp.get_foreign_keys(table):
-            if fk["referred_table"] != "organizations":
+            # Users are keyed by their global id (they log in before their org is known).
+            if fk["referred_table"] not in ("organizations", "users"):
                 assert fk["constrained_columns"][0] == "org_id", (table, fk)
         for unique in insp.get_unique_constraints(table):
             assert "org_id" in unique["column_names"], (table, unique)

@@ -1,4 +1,5 @@
-"""The filter set of the customer list: text search, countries, signup range, lifecycle stages."""
+"""The filter set of the customer list: text search, countries, signup range, lifecycle stages,
+RFM segments."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from spendlens.customers.schemas import COUNTRY_PATTERN, LifecycleStage
 from spendlens.errors import Unprocessable
 from spendlens.kit.sql import contains_pattern
 from spendlens.models import Customer
+from spendlens.segments.definitions import Segment
+from spendlens.segments.repository import latest_segment_members
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,7 @@ class CustomerFilters:
     signup_from: date | None = None
     signup_to: date | None = None
     lifecycle_stages: tuple[LifecycleStage, ...] = ()
+    segments: tuple[Segment, ...] = ()
 
 
 def filter_conditions(filters: CustomerFilters, org_id: int) -> list[ColumnElement[bool]]:
@@ -45,6 +49,9 @@ def filter_conditions(filters: CustomerFilters, org_id: int) -> list[ColumnEleme
         conditions.append(Customer.signup_date <= filters.signup_to)
     if filters.lifecycle_stages:
         conditions.append(Customer.lifecycle_stage.in_([s.value for s in filters.lifecycle_stages]))
+    if filters.segments:
+        members = latest_segment_members(org_id, [s.value for s in filters.segments])
+        conditions.append(Customer.id.in_(members))
     return conditions
 
 
@@ -70,6 +77,15 @@ def customer_filters(
     lifecycle_stage: Annotated[
         list[LifecycleStage] | None, Query(description="Lifecycle stage; repeat for several")
     ] = None,
+    segment: Annotated[
+        list[Segment] | None,
+        Query(
+            description=(
+                "RFM segment in the latest stored snapshot (see /api/v1/segments); repeat for "
+                "several. Customers without RFM there never match"
+            )
+        ),
+    ] = None,
 ) -> CustomerFilters:
     if signup_from and signup_to and signup_to < signup_from:
         raise Unprocessable("signup_to is before signup_from", loc=("query", "signup_to"))
@@ -79,6 +95,7 @@ def customer_filters(
         signup_from=signup_from,
         signup_to=signup_to,
         lifecycle_stages=tuple(dict.fromkeys(lifecycle_stage or ())),
+        segments=tuple(dict.fromkeys(segment or ())),
     )
 
 

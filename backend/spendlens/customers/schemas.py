@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from spendlens.kit.money import Money
+from spendlens.segments.schemas import CustomerRfm
 from spendlens.transactions.schemas import TransactionOut, UtcDatetime
 
 COUNTRY_PATTERN = r"^[A-Z]{2}$"
@@ -67,6 +68,9 @@ class CustomerDetail(CustomerOut):
         description="Every month from the customer's first to last transaction, empty ones zero"
     )
     recent_transactions: list[TransactionOut] = Field(description="The latest 10, newest first")
+    rfm: CustomerRfm | None = Field(
+        description="RFM in the organisation's latest stored snapshot; null when not in it"
+    )
 
 
 class CustomerCreate(BaseModel):

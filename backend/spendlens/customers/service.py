@@ -19,6 +19,7 @@ from spendlens.customers.schemas import (
 )
 from spendlens.errors import Conflict, NotFound, Unprocessable
 from spendlens.models import Customer, Organization
+from spendlens.segments import service as segments_service
 from spendlens.transactions import repository as transactions_repository
 from spendlens.transactions import service as transactions_service
 from spendlens.transactions.filters import TransactionFilters
@@ -65,6 +66,7 @@ def get_customer(session: Session, org: Organization, customer_id: int) -> Custo
         **profile.model_dump(),
         monthly_spend=[MonthlySpend.model_validate(m) for m in months],
         recent_transactions=[transactions_service.to_out(row) for row in recent],
+        rfm=segments_service.latest_customer_rfm(session, org.id, customer_id),
     )
 
 

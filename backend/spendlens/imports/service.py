@@ -38,6 +38,7 @@ from spendlens.jobs.queue import defer_tracked_job
 from spendlens.jobs.runner import MAX_REPORTED_ERRORS, JobOutcome, JobRecord, Progress, tuning
 from spendlens.jobs.schemas import JobOut, JobProblem
 from spendlens.models import Job, Organization, User
+from spendlens.segments.service import queue_recompute as queue_segments_recompute
 
 JOB_KIND = "import"
 PREVIEW_ROWS = 20
@@ -337,6 +338,11 @@ def execute_import(conn: Connection, job: JobRecord, progress: Progress) -> JobO
         lap("customers")
     progress.advance(counts.rows)
     repository.drop_table(conn, staging)
+    if new and options.kind is ImportKind.transactions:
+        # New transactions move customers between RFM segments: recompute once this commits.
+        result["rfm_job_id"] = queue_segments_recompute(
+            conn, job.org_id, trigger="import", import_job_id=job.id
+        )
     result.update(
         new=new,
         already_present=already_present,

@@ -7,16 +7,20 @@ from typing import Any
 
 from datetime import UTC, datetime
 
-from procrastinate import App, sql
+from procrastinate import App, manager, sql, tasks
 from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
 from sqlalchemy import Connection
 
 # Modules whose tasks a worker must know; imported by the worker at start.
-TASK_MODULES = ["spendlens.imports.tasks", "spendlens.jobs.tasks"]
+TASK_MODULES = ["spendlens.imports.tasks", "spendlens.jobs.tasks", "spendlens.segments.tasks"]
 
 # Deferring only ever happens on an explicit SQLAlchemy connection (see `defer`), so this
 # connector never opens a pool of its own. The worker swaps in an async psycopg connector.
 queue = App(connector=SQLAlchemyPsycopg2Connector(), import_paths=TASK_MODULES)
+# Jobs are also deferred from inside a worker's job (an import queues the RFM recompute), where
+# `queue` has the worker's psycopg 3 connector: deferring on a SQLAlchemy connection always goes
+# through a SQLAlchemy connector of its own.
+_deferring = manager.JobManager(SQLAlchemyPsycopg2Connector())
 
 
 def defer(
@@ -28,12 +32,15 @@ def defer(
     picks up a job whose rows are not there yet, and a failed request leaves no job behind.
     Jobs with the same `lock` run one after the other.
     """
-    return queue.configure_task(task_name, connection=connection, lock=lock).defer(**task_kwargs)
+    deferrer = tasks.configure_task(
+        name=task_name, job_manager=_deferring, connection=connection, lock=lock
+    )
+    return deferrer.defer(**task_kwargs)
 
 
 # The task that runs each kind of tracked job (see spendlens.jobs.runner); every task takes
 # `org_id` and `job_id`.
-TASKS_BY_KIND = {"import": "imports.run"}
+TASKS_BY_KIND = {"import": "imports.run", "rfm": "segments.recompute"}
 
 
 def defer_tracked_job(connection: Connection, kind: str, org_id: int, job_id: int) -> int:

@@ -4,6 +4,7 @@ from spendlens.models.base import Base
 from spendlens.models.customer import Customer, Merchant
 from spendlens.models.job import Job
 from spendlens.models.organization import Organization
+from spendlens.models.segments import RFM_SEGMENTS, RfmScore, RfmSettings, RfmSnapshot
 from spendlens.models.transaction import Transaction
 from spendlens.models.user import LoginFailure, Role, User
 
@@ -14,6 +15,10 @@ __all__ = [
     "LoginFailure",
     "Merchant",
     "Organization",
+    "RFM_SEGMENTS",
+    "RfmScore",
+    "RfmSettings",
+    "RfmSnapshot",
     "Role",
     "Transaction",
     "User",

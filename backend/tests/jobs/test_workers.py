@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from spendlens.errors import Conflict
 from spendlens.imports.schemas import ImportFormat
 from spendlens.imports.service import ImportOptions, check_upload, create_import_job
 from spendlens.jobs import service as jobs_service
-from spendlens.models import Customer, Job, Organization, Transaction
+from spendlens.models import Customer, Job, Organization, RfmSnapshot, Transaction
 
 from tests.jobs.conftest import WorkerDatabase
 
@@ -165,3 +166,28 @@ def test_a_killed_worker_leaves_the_data_as_it_was_and_a_retry_completes(worker_
     assert job.attempts == 2 and job.processed == job.total == 1200
     assert job.result["new"] == 1200
     assert data_counts(worker_db, org.id) == (before[0] + 1200, before[1] + 20)
+
+
+def test_an_import_run_by_a_worker_queues_the_rfm_recompute_that_a_worker_runs(
+    worker_db, start_worker
+):
+    start_worker()
+    org = worker_db.org()
+    job_id = queue_import(worker_db, org, invoice_file(200, first_invoice=700000, customers=10))
+    wait_for(
+        lambda: jobs_of(worker_db, [job_id])[0].state in ("succeeded", "failed"),
+        what="the import to finish",
+    )
+    (job,) = jobs_of(worker_db, [job_id])
+    assert job.state == "succeeded", job.result
+    # The worker deferred the recompute inside the import's transaction, then ran it.
+    rfm_id = job.result["rfm_job_id"]
+    wait_for(
+        lambda: jobs_of(worker_db, [rfm_id])[0].state in ("succeeded", "failed"),
+        what="the RFM recompute to finish",
+    )
+    (rfm,) = jobs_of(worker_db, [rfm_id])
+    assert (rfm.kind, rfm.state, rfm.params["trigger"]) == ("rfm", "succeeded", "import")
+    with worker_db.session() as session:
+        snapshot = session.get(RfmSnapshot, (org.id, date.fromisoformat(rfm.params["as_of"])))
+        assert snapshot is not None and snapshot.customers == 10 and snapshot.job_id == rfm_id

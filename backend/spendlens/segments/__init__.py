@@ -1,0 +1,1 @@
+"""RFM segmentation: scores and named segments per customer as of a day, stored as snapshots."""

@@ -1,0 +1,37 @@
+"""The RFM recompute as procrastinate tasks (run by `spendlens worker`): one job per snapshot, and
+a daily schedule that queues one for every organisation."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime, timedelta
+
+from spendlens.db import get_engine
+from spendlens.jobs.queue import queue
+from spendlens.jobs.runner import run_job
+from spendlens.segments.service import execute_recompute, queue_daily_recomputes
+
+logger = logging.getLogger("spendlens.jobs")
+
+
+@queue.task(name="segments.recompute")
+def run_recompute(org_id: int, job_id: int) -> str | None:
+    """Run one `rfm` job: the snapshot is written in one transaction, or not at all."""
+    return run_job(org_id, job_id, execute_recompute)
+
+
+def day_before(timestamp: int) -> date:
+    """The UTC day before the moment `timestamp` (seconds since the epoch)."""
+    return datetime.fromtimestamp(timestamp, UTC).date() - timedelta(days=1)
+
+
+# 00:15 UTC: the previous UTC day (the API's days are UTC days) is complete by then.
+@queue.periodic(cron="15 0 * * *")
+@queue.task(name="segments.schedule_daily", queueing_lock="segments.schedule_daily")
+def schedule_daily_recomputes(timestamp: int) -> int:
+    """Queue, for every organisation, the snapshot of the UTC day before `timestamp`."""
+    as_of = day_before(timestamp)
+    with get_engine().begin() as conn:
+        queued = queue_daily_recomputes(conn, as_of)
+    logger.info("queued %s RFM recomputes as of %s", queued, as_of)
+    return queued
