@@ -20,6 +20,8 @@ TABLES = {
     "transactions",
     "jobs",
     "procrastinate_jobs",
+    "clv_fits",
+    "clv_estimates",
 }
 
 
@@ -42,7 +44,7 @@ def test_upgrade_head_then_downgrade_base(fresh_database_url, scratch_engine):
 
 def test_every_tenant_key_includes_org_id(engine):
     insp = inspect(engine)
-    for table in ("customers", "merchants", "transactions"):
+    for table in ("customers", "merchants", "transactions", "clv_fits", "clv_estimates"):
         assert insp.get_pk_constraint(table)["constrained_columns"][0] == "org_id"
         for fk in insp.get_foreign_keys(table):
             if fk["referred_table"] != "organizations":
