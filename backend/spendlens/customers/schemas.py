@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from spendlens.clv.schemas import CustomerClv
 from spendlens.kit.money import Money
 from spendlens.transactions.schemas import TransactionOut, UtcDatetime
 
@@ -34,6 +35,11 @@ class CustomerSort(str, Enum):
     total_spend_desc = "-total_spend"
     last_purchase_asc = "last_purchase"
     last_purchase_desc = "-last_purchase"
+    # From the latest CLV fit (spendlens.clv); customers without an estimate come last.
+    clv_asc = "clv"
+    clv_desc = "-clv"
+    p_alive_asc = "p_alive"
+    p_alive_desc = "-p_alive"
 
 
 class CustomerOut(BaseModel):
@@ -67,6 +73,9 @@ class CustomerDetail(CustomerOut):
         description="Every month from the customer's first to last transaction, empty ones zero"
     )
     recent_transactions: list[TransactionOut] = Field(description="The latest 10, newest first")
+    clv: CustomerClv | None = Field(
+        default=None, description="From the latest CLV fit; null without one or an estimate"
+    )
 
 
 class CustomerCreate(BaseModel):
