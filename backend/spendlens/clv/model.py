@@ -469,6 +469,8 @@ def _maximise(
         if again.fun <= result.fun:
             result = again
     theta = np.asarray(result.x, dtype=float)
+    if not np.isfinite(result.fun) or not np.all(np.isfinite(theta)):
+        raise ValueError(f"the likelihood could not be maximised: {result.message}")
     converged = _converged(result)
     message = str(result.message)
     at_bound = [name for name, value in zip(names, theta) if abs(value) >= LOG_BOUND - 1e-6]

@@ -238,6 +238,10 @@ class Scores:
     expected_spend: np.ndarray | None  # None when the Gamma-Gamma has no finite mean
     clv: np.ndarray | None
 
+    def all_finite(self) -> bool:
+        arrays = (self.expected_purchases, self.p_alive, self.expected_spend, self.clv)
+        return all(a is None or bool(np.all(np.isfinite(a))) for a in arrays)
+
 
 def score(
     models: FittedModels,
@@ -252,8 +256,12 @@ def score(
 ) -> Scores:
     """Every customer's estimates (times in weeks; monetary NaN where x = 0)."""
     bg = models.bgnbd.params
-    purchases = model.conditional_expected_purchases(
-        bg, purchases_horizon_days / DAYS_PER_UNIT, frequency, recency, age
+    # Rounding can leave −1e-17 where the expectation is 0.
+    purchases = np.maximum(
+        model.conditional_expected_purchases(
+            bg, purchases_horizon_days / DAYS_PER_UNIT, frequency, recency, age
+        ),
+        0.0,
     )
     alive = model.probability_alive(bg, frequency, recency, age)
     if models.gamma_gamma.params.mean_spend is None:
@@ -271,7 +279,7 @@ def score(
         period=MONTH_DAYS / DAYS_PER_UNIT,
         discount_rate=monthly_discount_rate,
     )
-    return Scores(purchases, alive, spend, value)
+    return Scores(purchases, alive, spend, np.maximum(value, 0.0))
 
 
 # --- the job --------------------------------------------------------------------------------------
@@ -365,7 +373,10 @@ def execute_fit(conn: Connection, job: JobRecord, progress: Progress) -> JobOutc
             f"window, {repeat_buyers} of them repeat buyers; at least {MIN_CUSTOMERS} and "
             f"{MIN_REPEAT_BUYERS} are needed",
         )
-    models = fit_models(x, t_x, T, cohort.monetary)
+    try:
+        models = fit_models(x, t_x, T, cohort.monetary)
+    except ValueError as exc:
+        return _refusal(fit.id, f"The models could not be fitted to these data: {exc}")
     lap("fit", 2)
 
     evaluation = None
@@ -392,6 +403,8 @@ def execute_fit(conn: Connection, job: JobRecord, progress: Progress) -> JobOutc
         clv_horizon_days=fit.clv_horizon_days,
         monthly_discount_rate=float(fit.monthly_discount_rate),
     )
+    if not scores.all_finite():
+        return _refusal(fit.id, "The fitted models give non-finite estimates for these data")
     repository.copy_estimates(conn, job.org_id, fit.id, _estimate_rows(everyone, scores))
     bg, gg = models.bgnbd, models.gamma_gamma
     repository.save_fit(
