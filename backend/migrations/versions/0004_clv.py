@@ -45,6 +45,7 @@ def upgrade() -> None:
         sa.Column("warnings", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("scored_as_of", sa.Date(), nullable=True),
         sa.Column("scored_customers", sa.Integer(), nullable=True),
+        sa.Column("score_summary", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("fitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column(
             "created_at",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from spendlens.auth.dependencies import AnalystUser, CurrentOrg, CurrentUser, OrgScope
 from spendlens.clv import service
-from spendlens.clv.schemas import ClvFitCreate, ClvFitOut
+from spendlens.clv.schemas import ClvEstimateOut, ClvFitCreate, ClvFitOut, EstimateSort
 from spendlens.db import SessionDep
 from spendlens.errors import error_responses
 from spendlens.kit.pagination import Page, PaginationDep
@@ -56,3 +58,26 @@ def list_fits(
 def get_fit(fit_id: int, user: CurrentUser, org_id: OrgScope, session: SessionDep) -> ClvFitOut:
     """One CLV fit: its state, parameters, log-likelihoods, convergence and holdout evaluation."""
     return service.get_fit(session, org_id, fit_id)
+
+
+@router.get(
+    "/fits/{fit_id}/estimates",
+    response_model=Page[ClvEstimateOut],
+    responses=error_responses(401, 404, 422),
+)
+def list_estimates(
+    fit_id: int,
+    user: CurrentUser,
+    org_id: OrgScope,
+    session: SessionDep,
+    page: PaginationDep,
+    sort: Annotated[
+        EstimateSort,
+        Query(description="`clv`, `p_alive` or `expected_purchases`; a leading `-` descends"),
+    ] = EstimateSort.clv_desc,
+) -> Page[ClvEstimateOut]:
+    """Every customer's estimates from one fit, with their names, sorted (default: top CLV)."""
+    items, total = service.list_estimates(
+        session, org_id, fit_id, sort=sort, skip=page.skip, limit=page.limit
+    )
+    return Page(items=items, total=total, skip=page.skip, limit=page.limit)

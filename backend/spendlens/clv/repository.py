@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from spendlens.models import ClvEstimate, ClvFit, Job, Organization, Transaction
+from spendlens.models import ClvEstimate, ClvFit, Customer, Job, Organization, Transaction
 
 transactions = Transaction.__table__
 estimates = ClvEstimate.__table__
@@ -192,6 +192,49 @@ def list_page(
         .limit(limit)
     ).all()
     return [(row[0], row[1], row[2]) for row in rows], total
+
+
+_ESTIMATE_ORDER = {
+    "clv": estimates.c.clv,
+    "p_alive": estimates.c.p_alive,
+    "expected_purchases": estimates.c.expected_purchases,
+}
+
+
+def estimates_page(
+    session: Session, org_id: int, fit_id: int, *, sort: str, skip: int, limit: int
+) -> tuple[list[dict], int]:
+    """A page of a fit's estimates with the customers' names; `sort` is a column name with an
+    optional leading `-` for descending (ties by customer id, missing values last)."""
+    e = estimates.c
+    scope = (e.org_id == org_id, e.fit_id == fit_id)
+    total = session.execute(select(func.count()).where(*scope)).scalar_one()
+    column = _ESTIMATE_ORDER[sort.lstrip("-")]
+    if sort.startswith("-"):
+        order = (column.desc().nulls_last(), e.customer_id.desc())
+    else:
+        order = (column.asc().nulls_last(), e.customer_id.asc())
+    query = (
+        select(
+            e.customer_id,
+            Customer.external_id,
+            Customer.name,
+            e.frequency,
+            e.recency,
+            e.age,
+            e.monetary,
+            e.p_alive,
+            e.expected_purchases,
+            e.expected_spend,
+            e.clv,
+        )
+        .join(Customer, (Customer.org_id == e.org_id) & (Customer.id == e.customer_id))
+        .where(*scope)
+        .order_by(*order)
+        .offset(skip)
+        .limit(limit)
+    )
+    return [dict(row) for row in session.execute(query).mappings()], total
 
 
 def latest_fit_id(org_id: int):

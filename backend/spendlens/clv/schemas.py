@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from enum import Enum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,6 +101,23 @@ class HoldoutEvaluation(BaseModel):
     by_frequency: list[HoldoutBin]
 
 
+class PAliveBin(BaseModel):
+    low: float = Field(description="P(alive) from (inclusive)")
+    high: float = Field(description="to (exclusive; the last bin includes 1)")
+    customers: int
+
+
+class ScoreSummary(BaseModel):
+    """Totals over every customer's estimates from the fit."""
+
+    customers: int
+    expected_purchases_total: float = Field(description="In the purchases horizon")
+    mean_p_alive: float
+    clv_total: Money | None = Field(description="Sum of the customers' CLV (as stored, in cents)")
+    clv_mean: Money | None
+    p_alive_histogram: list[PAliveBin] = Field(description="Ten bins of width 0.1")
+
+
 class ClvFitOut(BaseModel):
     id: int
     job_id: int
@@ -126,6 +144,7 @@ class ClvFitOut(BaseModel):
         "or calibration_end without a holdout"
     )
     scored_customers: int | None = Field(description="Customers with estimates")
+    score_summary: ScoreSummary | None
     created_at: UtcDatetime
     fitted_at: UtcDatetime | None
 
@@ -147,3 +166,28 @@ class CustomerClv(BaseModel):
     clv_horizon_days: int
     monthly_discount_rate: Decimal
     clv: Money | None = Field(description="Expected spend over the CLV horizon, discounted")
+
+
+class EstimateSort(str, Enum):
+    clv_desc = "-clv"
+    clv_asc = "clv"
+    p_alive_desc = "-p_alive"
+    p_alive_asc = "p_alive"
+    expected_purchases_desc = "-expected_purchases"
+    expected_purchases_asc = "expected_purchases"
+
+
+class ClvEstimateOut(BaseModel):
+    """One customer's figures from a fit, as of the fit's `scored_as_of` (times in weeks)."""
+
+    customer_id: int
+    external_id: str | None
+    name: str
+    frequency: int = Field(description="x: repeat purchase days")
+    recency: float = Field(description="t_x, in weeks")
+    age: float = Field(description="T, in weeks")
+    monetary: Money | None = Field(description="m_x: mean spend of the repeat purchase days")
+    p_alive: float
+    expected_purchases: float = Field(description="In the fit's purchases horizon")
+    expected_spend: Money | None = Field(description="E[M | m_x, x], per purchase")
+    clv: Money | None = Field(description="Over the fit's CLV horizon")

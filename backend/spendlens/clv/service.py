@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -31,9 +32,16 @@ from sqlalchemy import Connection, func
 from sqlalchemy.orm import Session
 
 from spendlens.clv import model, repository
-from spendlens.clv.schemas import ClvFitCreate, ClvFitOut, CustomerClv
+from spendlens.clv.schemas import (
+    ClvEstimateOut,
+    ClvFitCreate,
+    ClvFitOut,
+    CustomerClv,
+    EstimateSort,
+)
 from spendlens.errors import NotFound, Unprocessable
 from spendlens.jobs.queue import defer_tracked_job
+from spendlens.kit.money import to_cents
 from spendlens.jobs.runner import JobOutcome, JobRecord, Progress
 from spendlens.models import ClvFit, Job, Organization, User
 
@@ -170,10 +178,22 @@ def to_out(fit: ClvFit, state: str, result: dict[str, Any] | None) -> ClvFitOut:
             "warnings": fit.warnings or [],
             "scored_as_of": fit.scored_as_of,
             "scored_customers": fit.scored_customers,
+            "score_summary": fit.score_summary,
             "created_at": fit.created_at,
             "fitted_at": fit.fitted_at,
         }
     )
+
+
+def list_estimates(
+    session: Session, org_id: int, fit_id: int, *, sort: EstimateSort, skip: int, limit: int
+) -> tuple[list[ClvEstimateOut], int]:
+    if repository.get(session, org_id, fit_id) is None:
+        raise NotFound("CLV fit not found")
+    rows, total = repository.estimates_page(
+        session, org_id, fit_id, sort=sort.value, skip=skip, limit=limit
+    )
+    return [ClvEstimateOut.model_validate(row) for row in rows], total
 
 
 def customer_clv(session: Session, org_id: int, customer_id: int) -> CustomerClv | None:
@@ -291,6 +311,28 @@ def _weeks(days: np.ndarray) -> np.ndarray:
 
 def _cents(value: float) -> str | None:
     return None if not np.isfinite(value) else f"{value:.2f}"
+
+
+def summarise_scores(scores: Scores) -> dict[str, Any]:
+    """Totals and the P(alive) histogram of a fit's estimates; money as strings, summed from
+    the per-customer figures in cents exactly as stored."""
+    n = int(scores.p_alive.size)
+    counts, edges = np.histogram(scores.p_alive, bins=10, range=(0.0, 1.0))
+    clv_total = clv_mean = None
+    if scores.clv is not None and n:
+        total = sum((Decimal(_cents(v)) for v in scores.clv.tolist()), Decimal("0"))
+        clv_total, clv_mean = str(total), str(to_cents(total / n))
+    return {
+        "customers": n,
+        "expected_purchases_total": float(scores.expected_purchases.sum()),
+        "mean_p_alive": float(scores.p_alive.mean()) if n else 0.0,
+        "clv_total": clv_total,
+        "clv_mean": clv_mean,
+        "p_alive_histogram": [
+            {"low": round(float(lo), 1), "high": round(float(hi), 1), "customers": int(c)}
+            for lo, hi, c in zip(edges[:-1], edges[1:], counts)
+        ],
+    }
 
 
 def _estimate_rows(summaries: repository.PurchaseSummaries, scores: Scores) -> list[tuple]:
@@ -434,6 +476,7 @@ def execute_fit(conn: Connection, job: JobRecord, progress: Progress) -> JobOutc
         warnings=models.warnings,
         scored_as_of=scored_as_of,
         scored_customers=len(everyone),
+        score_summary=summarise_scores(scores),
         fitted_at=func.clock_timestamp(),
     )
     lap("estimates", 4)

@@ -77,6 +77,8 @@ class ClvFit(TimestampMixin, Base):
     warnings: Mapped[list[str] | None] = mapped_column(JSONB)
     scored_as_of: Mapped[date | None] = mapped_column(Date)
     scored_customers: Mapped[int | None] = mapped_column(Integer)
+    # Totals over the estimates and the distribution of P(alive), for charts.
+    score_summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     fitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

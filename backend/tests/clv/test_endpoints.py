@@ -178,6 +178,79 @@ class TestCreateFit:
         assert response.json()["error"] == "Forbidden"
 
 
+class TestScoreSummary:
+    def test_totals_and_histogram_equal_sql_over_the_estimates(self, acme_fit, connection):
+        summary = acme_fit["score_summary"]
+        row = connection.execute(
+            text(
+                "SELECT count(*), sum(clv), avg(p_alive), sum(expected_purchases) "
+                "FROM clv_estimates WHERE fit_id = :fit"
+            ),
+            {"fit": acme_fit["id"]},
+        ).one()
+        assert summary["customers"] == row[0] == acme_fit["scored_customers"]
+        assert summary["clv_total"] == f"{row[1]:.2f}"
+        assert Decimal(summary["clv_mean"]) == (row[1] / row[0]).quantize(Decimal("0.01"))
+        assert summary["mean_p_alive"] == pytest.approx(row[2])
+        assert summary["expected_purchases_total"] == pytest.approx(row[3])
+        bins = summary["p_alive_histogram"]
+        assert [(b["low"], b["high"]) for b in bins] == [(k / 10, (k + 1) / 10) for k in range(10)]
+        counts = dict(
+            connection.execute(
+                text(
+                    "SELECT least(floor(p_alive * 10), 9), count(*) FROM clv_estimates "
+                    "WHERE fit_id = :fit GROUP BY 1"
+                ),
+                {"fit": acme_fit["id"]},
+            ).all()
+        )
+        assert [b["customers"] for b in bins] == [counts.get(k, 0) for k in range(10)]
+
+
+class TestListEstimates:
+    @pytest.mark.parametrize(
+        "sort", [None, "clv", "-p_alive", "p_alive", "-expected_purchases", "expected_purchases"]
+    )
+    def test_sorted_pages_with_customer_names(
+        self, acme_fit, client, connection, auth_headers, sort
+    ):
+        estimates = latest_estimates(connection, acme_fit["id"])
+        column = (sort or "-clv").lstrip("-")
+        descending = sort is None or sort.startswith("-")
+        expected = sorted(
+            estimates, key=lambda c: (getattr(estimates[c], column), c), reverse=descending
+        )
+        params = {"limit": 100, "skip": 100} | ({"sort": sort} if sort else {})
+        response = client.get(
+            f"{FITS}/{acme_fit['id']}/estimates",
+            params=params,
+            headers=auth_headers("viewer@acme.example"),
+        )
+        assert response.status_code == 200
+        body = response.json()
+        assert body["total"] == len(estimates) and body["skip"] == 100
+        assert [i["customer_id"] for i in body["items"]] == expected[100:200]
+        first = body["items"][0]
+        row = estimates[first["customer_id"]]
+        assert first["clv"] == f"{row.clv:.2f}" and first["p_alive"] == pytest.approx(row.p_alive)
+        assert first["name"] and first["external_id"].startswith("C")
+
+    def test_another_organisations_fit_is_404(self, acme_fit, client, auth_headers):
+        response = client.get(
+            f"{FITS}/{acme_fit['id']}/estimates", headers=auth_headers("analyst@globex.example")
+        )
+        assert response.status_code == 404
+        assert response.json() == {"error": "NotFound", "detail": "CLV fit not found"}
+
+    def test_unknown_sort_is_422(self, acme_fit, client, auth_headers):
+        response = client.get(
+            f"{FITS}/{acme_fit['id']}/estimates",
+            params={"sort": "name"},
+            headers=auth_headers("viewer@acme.example"),
+        )
+        assert response.status_code == 422
+
+
 class TestBadInput:
     @pytest.mark.parametrize(
         "change,field",
