@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from spendlens.auth.endpoints import router as auth_router
 from spendlens.catalog.endpoints import router as catalog_router
 from spendlens.cohorts.endpoints import router as cohorts_router
+from spendlens.clv.endpoints import router as clv_router
 from spendlens.customers.endpoints import router as customers_router
 from spendlens.exports.endpoints import router as exports_router
 from spendlens.imports.endpoints import router as imports_router
@@ -31,3 +32,4 @@ api_router.include_router(imports_router)
 api_router.include_router(exports_router)
 api_router.include_router(segments_router)
 api_router.include_router(cohorts_router)
+api_router.include_router(clv_router)

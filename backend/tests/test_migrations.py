@@ -23,6 +23,8 @@ TABLES = {
     "rfm_settings",
     "rfm_snapshots",
     "rfm_scores",
+    "clv_fits",
+    "clv_estimates",
 }
 
 
@@ -52,6 +54,8 @@ def test_every_tenant_key_includes_org_id(engine):
         "rfm_settings",
         "rfm_snapshots",
         "rfm_scores",
+        "clv_fits",
+        "clv_estimates",
     ):
         assert insp.get_pk_constraint(table)["constrained_columns"][0] == "org_id"
         for fk in insp.get_foreign_keys(table):

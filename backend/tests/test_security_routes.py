@@ -27,6 +27,7 @@ WRITE_ROUTE_ROLES = {
     ("DELETE", "/api/v1/customers/{customer_id}"): "analyst",
     ("POST", "/api/v1/imports"): "analyst",
     ("POST", "/api/v1/jobs/{job_id}/retry"): "analyst",
+    ("POST", "/api/v1/clv/fits"): "analyst",
     ("POST", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
     ("POST", "/api/v1/segments/recompute"): "analyst",

@@ -35,8 +35,9 @@ def list_customers(
         CustomerSort,
         Query(
             description=(
-                "`name`, `signup`, `total_spend` or `last_purchase`; a leading `-` for "
-                "descending. Customers without a signup date or purchase come last."
+                "`name`, `signup`, `total_spend`, `last_purchase`, or `clv` / `p_alive` from "
+                "the latest CLV fit; a leading `-` for descending. Customers without a signup "
+                "date, purchase or CLV estimate come last."
             )
         ),
     ] = CustomerSort.name_asc,

@@ -28,12 +28,20 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INTERVAL
 from sqlalchemy.orm import Session
 
+from spendlens.clv import repository as clv_repository
 from spendlens.customers.filters import CustomerFilters, filter_conditions
 from spendlens.customers.schemas import CustomerSort
 from spendlens.metrics.definitions import TOTAL_SPEND, TRANSACTION_COUNT
 from spendlens.models import Customer, Transaction
 
 transactions = Transaction.__table__
+# Sorts by a figure of the latest CLV fit: (column of clv_estimates, descending).
+_CLV_SORTS = {
+    CustomerSort.clv_asc: ("clv", False),
+    CustomerSort.clv_desc: ("clv", True),
+    CustomerSort.p_alive_asc: ("p_alive", False),
+    CustomerSort.p_alive_desc: ("p_alive", True),
+}
 ZERO_MONEY = literal(Decimal("0.00"), Numeric(14, 2))
 
 
@@ -91,6 +99,8 @@ def _sort_keys(org_id: int, currency: str, sort: CustomerSort) -> Subquery | Non
     elif sort in (CustomerSort.last_purchase_asc, CustomerSort.last_purchase_desc):
         figure = func.max(t.occurred_at).label("last_purchase")
         scope = (t.org_id == org_id, t.currency == currency, t.kind == "purchase")
+    elif sort in _CLV_SORTS:
+        return clv_repository.latest_estimates(org_id, name="keys")
     else:
         return None
     return select(t.customer_id, figure).where(*scope).group_by(t.customer_id).subquery("keys")
@@ -113,7 +123,12 @@ def _order_by(sort: CustomerSort, keys: Subquery | None) -> tuple[ColumnElement,
         return func.coalesce(keys.c.total_spend, ZERO_MONEY).desc(), Customer.id.desc()
     if sort is CustomerSort.last_purchase_asc:
         return keys.c.last_purchase.asc().nulls_last(), Customer.id.asc()
-    return keys.c.last_purchase.desc().nulls_last(), Customer.id.desc()
+    if sort is CustomerSort.last_purchase_desc:
+        return keys.c.last_purchase.desc().nulls_last(), Customer.id.desc()
+    figure, descending = _CLV_SORTS[sort]
+    if descending:
+        return keys.c[figure].desc().nulls_last(), Customer.id.desc()
+    return keys.c[figure].asc().nulls_last(), Customer.id.asc()
 
 
 def count(session: Session, org_id: int, filters: CustomerFilters) -> int:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from spendlens.clv.schemas import CustomerClv
 from spendlens.kit.money import Money
 from spendlens.segments.schemas import CustomerRfm
 from spendlens.transactions.schemas import TransactionOut, UtcDatetime
@@ -35,6 +36,11 @@ class CustomerSort(str, Enum):
     total_spend_desc = "-total_spend"
     last_purchase_asc = "last_purchase"
     last_purchase_desc = "-last_purchase"
+    # From the latest CLV fit (spendlens.clv); customers without an estimate come last.
+    clv_asc = "clv"
+    clv_desc = "-clv"
+    p_alive_asc = "p_alive"
+    p_alive_desc = "-p_alive"
 
 
 class CustomerOut(BaseModel):
@@ -70,6 +76,9 @@ class CustomerDetail(CustomerOut):
     recent_transactions: list[TransactionOut] = Field(description="The latest 10, newest first")
     rfm: CustomerRfm | None = Field(
         description="RFM in the organisation's latest stored snapshot; null when not in it"
+    )
+    clv: CustomerClv | None = Field(
+        default=None, description="From the latest CLV fit; null without one or an estimate"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from spendlens.clv import service as clv_service
 from spendlens.customers import repository
 from spendlens.customers.filters import CustomerFilters
 from spendlens.customers.schemas import (
@@ -67,6 +68,7 @@ def get_customer(session: Session, org: Organization, customer_id: int) -> Custo
         monthly_spend=[MonthlySpend.model_validate(m) for m in months],
         recent_transactions=[transactions_service.to_out(row) for row in recent],
         rfm=segments_service.latest_customer_rfm(session, org.id, customer_id),
+        clv=clv_service.customer_clv(session, org.id, customer_id),
     )
 
 

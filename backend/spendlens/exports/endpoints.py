@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import Enum
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from spendlens.auth.dependencies import AnalystUser, CurrentOrg, CurrentUser
@@ -14,6 +16,12 @@ from spendlens.errors import error_responses
 from spendlens.exports import service
 
 router = APIRouter(prefix="/exports", tags=["exports"])
+
+
+class CustomerExtra(str, Enum):
+    """Optional column groups of the customers CSV."""
+
+    clv = "clv"
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -33,16 +41,23 @@ def export_customers_csv(
     org: CurrentOrg,
     filters: CustomerFiltersDep,
     connect: StreamConnectionDep,
+    include: Annotated[
+        list[CustomerExtra] | None,
+        Query(description="`clv`: add the columns of the latest CLV fit"),
+    ] = None,
 ) -> StreamingResponse:
     """The customers matching the list's filters, with totals, as streamed CSV (by external id).
 
     The columns are the native customers import layout (`external_id, name, email, country,
     signup_date, lifecycle_stage`) plus `total_spend, transaction_count, first_purchase,
-    last_purchase` in the base currency, which an import ignores. Cells that a spreadsheet would
-    run as a formula are prefixed with `'`.
+    last_purchase` in the base currency, which an import ignores. With `include=clv`, also
+    `expected_purchases, p_alive, expected_spend, clv` from the latest CLV fit (empty for a
+    customer without an estimate; see `/clv/fits` for the fit's horizons). Cells that a
+    spreadsheet would run as a formula are prefixed with `'`.
     """
+    include_clv = CustomerExtra.clv in (include or ())
     return StreamingResponse(
-        service.customers_csv(connect, org.id, org.base_currency, filters),
+        service.customers_csv(connect, org.id, org.base_currency, filters, include_clv=include_clv),
         media_type="text/csv; charset=utf-8",
         headers=_attachment(f"customers-{date.today().isoformat()}.csv"),
     )

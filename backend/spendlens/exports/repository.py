@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import Select, func, select
 
+from spendlens.clv.repository import latest_estimates
 from spendlens.customers.filters import CustomerFilters, filter_conditions
 from spendlens.customers.repository import ZERO_MONEY, customer_totals
 from spendlens.models import Customer, Merchant, Organization, Transaction
@@ -18,10 +19,13 @@ def organization_query(org_id: int) -> Select:
     )
 
 
-def customers_with_totals_query(org_id: int, currency: str, filters: CustomerFilters) -> Select:
-    """The filtered customers with their totals in `currency` (as on the customers list)."""
+def customers_with_totals_query(
+    org_id: int, currency: str, filters: CustomerFilters, *, include_clv: bool = False
+) -> Select:
+    """The filtered customers with their totals in `currency` (as on the customers list), and
+    with `include_clv` their estimates from the latest CLV fit."""
     totals = customer_totals(org_id, currency)
-    return (
+    query = (
         select(
             Customer.external_id,
             Customer.name,
@@ -39,6 +43,12 @@ def customers_with_totals_query(org_id: int, currency: str, filters: CustomerFil
         .where(*filter_conditions(filters, org_id))
         .order_by(*_customer_order())
     )
+    if include_clv:
+        clv = latest_estimates(org_id)
+        query = query.outerjoin(clv, clv.c.customer_id == Customer.id).add_columns(
+            clv.c.expected_purchases, clv.c.p_alive, clv.c.expected_spend, clv.c.clv
+        )
+    return query
 
 
 def _customer_order():

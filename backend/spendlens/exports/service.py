@@ -42,8 +42,11 @@ CUSTOMER_COLUMNS = (
     "first_purchase",
     "last_purchase",
 )
+# With `include=clv`: the customer's figures from the latest CLV fit (empty without one).
+CLV_COLUMNS = ("expected_purchases", "p_alive", "expected_spend", "clv")
 _CUSTOMER_TEXT = {"external_id", "name", "email"}
-_MONEY = {"total_spend", "amount"}
+_MONEY = {"total_spend", "amount", "expected_spend", "clv"}
+_FRACTIONS = {"expected_purchases", "p_alive"}  # model outputs, written with 4 decimals
 
 
 def _plain(column: str, value: Any) -> Any:
@@ -52,6 +55,8 @@ def _plain(column: str, value: Any) -> Any:
         return None
     if column in _MONEY:
         return format_money(Decimal(value))
+    if column in _FRACTIONS:
+        return f"{value:.4f}"
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
@@ -80,24 +85,37 @@ def _chunked(pieces: Iterable[str]) -> Iterator[str]:
 
 
 def customers_csv(
-    connect: ConnectionFactory, org_id: int, currency: str, filters: CustomerFilters
+    connect: ConnectionFactory,
+    org_id: int,
+    currency: str,
+    filters: CustomerFilters,
+    *,
+    include_clv: bool = False,
 ) -> Iterator[str]:
-    """The filtered customers with their totals (in the base currency) as CSV, by external id.
+    """The filtered customers with their totals (in the base currency) as CSV, by external id;
+    with `include_clv`, CLV_COLUMNS after them.
 
     Free-text cells are neutralised against spreadsheet formula injection.
     """
-    return _chunked(_customer_lines(connect, org_id, currency, filters))
+    return _chunked(_customer_lines(connect, org_id, currency, filters, include_clv))
 
 
 def _customer_lines(
-    connect: ConnectionFactory, org_id: int, currency: str, filters: CustomerFilters
+    connect: ConnectionFactory,
+    org_id: int,
+    currency: str,
+    filters: CustomerFilters,
+    include_clv: bool,
 ) -> Iterator[str]:
-    yield csv_line(CUSTOMER_COLUMNS)
-    query = repository.customers_with_totals_query(org_id, currency, filters)
+    columns = CUSTOMER_COLUMNS + (CLV_COLUMNS if include_clv else ())
+    yield csv_line(columns)
+    query = repository.customers_with_totals_query(
+        org_id, currency, filters, include_clv=include_clv
+    )
     with connect() as conn:
         for row in _rows(conn, query):
             cells = []
-            for column in CUSTOMER_COLUMNS:
+            for column in columns:
                 value = _plain(column, row[column])
                 if value is None:
                     cells.append("")

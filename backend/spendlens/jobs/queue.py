@@ -12,7 +12,12 @@ from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
 from sqlalchemy import Connection
 
 # Modules whose tasks a worker must know; imported by the worker at start.
-TASK_MODULES = ["spendlens.imports.tasks", "spendlens.jobs.tasks", "spendlens.segments.tasks"]
+TASK_MODULES = [
+    "spendlens.imports.tasks",
+    "spendlens.jobs.tasks",
+    "spendlens.segments.tasks",
+    "spendlens.clv.tasks",
+]
 
 # Deferring only ever happens on an explicit SQLAlchemy connection (see `defer`), so this
 # connector never opens a pool of its own. The worker swaps in an async psycopg connector.
@@ -40,7 +45,7 @@ def defer(
 
 # The task that runs each kind of tracked job (see spendlens.jobs.runner); every task takes
 # `org_id` and `job_id`.
-TASKS_BY_KIND = {"import": "imports.run", "rfm": "segments.recompute"}
+TASKS_BY_KIND = {"import": "imports.run", "rfm": "segments.recompute", "clv_fit": "clv.fit"}
 
 
 def defer_tracked_job(connection: Connection, kind: str, org_id: int, job_id: int) -> int:

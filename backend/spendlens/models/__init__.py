@@ -1,6 +1,7 @@
 """SQLAlchemy mapped classes; importing this package registers every table on Base.metadata."""
 
 from spendlens.models.base import Base
+from spendlens.models.clv import ClvEstimate, ClvFit
 from spendlens.models.customer import Customer, Merchant
 from spendlens.models.job import Job
 from spendlens.models.organization import Organization
@@ -10,6 +11,8 @@ from spendlens.models.user import LoginFailure, Role, User
 
 __all__ = [
     "Base",
+    "ClvEstimate",
+    "ClvFit",
     "Customer",
     "Job",
     "LoginFailure",
