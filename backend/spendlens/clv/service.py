@@ -91,13 +91,8 @@ def create_fit(
     job = Job(
         org_id=org.id,
         kind=JOB_KIND,
-        state="queued",
         params=body.model_dump(mode="json"),
         created_by=user.id if user else None,
-        processed=0,
-        errors=[],
-        error_count=0,
-        attempts=0,
     )
     session.add(job)
     session.flush()

@@ -237,13 +237,8 @@ def create_import_job(
     job = Job(
         org_id=org.id,
         kind=JOB_KIND,
-        state="queued",
         params=params,
         created_by=user.id if user else None,
-        processed=0,
-        errors=[],
-        error_count=0,
-        attempts=0,
     )
     session.add(job)
     session.flush()

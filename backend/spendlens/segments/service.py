@@ -343,12 +343,7 @@ def queue_recompute(
         .values(
             org_id=org_id,
             kind=JOB_KIND,
-            state="queued",
             params={"as_of": as_of.isoformat(), "trigger": trigger, **params},
-            processed=0,
-            errors=[],
-            error_count=0,
-            attempts=0,
             created_by=created_by,
         )
         .returning(jobs_table.c.id)
