@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +41,7 @@ from spendlens.clv.schemas import (
 )
 from spendlens.errors import NotFound, Unprocessable
 from spendlens.jobs.queue import defer_tracked_job
+from spendlens.kit.dates import today_utc
 from spendlens.kit.money import to_cents
 from spendlens.jobs.runner import JobOutcome, JobRecord, Progress
 from spendlens.models import ClvFit, Job, Organization, User
@@ -54,10 +55,6 @@ MONTH_DAYS = 365.25 / 12
 MIN_CUSTOMERS = 20
 MIN_REPEAT_BUYERS = 10
 STEPS = 4  # summaries, fits, evaluation, estimates
-
-
-def today_utc() -> date:
-    return datetime.now(UTC).date()
 
 
 # --- requests -------------------------------------------------------------------------------------

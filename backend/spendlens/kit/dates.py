@@ -13,3 +13,8 @@ def today_in(timezone: str) -> date:
     except (ZoneInfoNotFoundError, ValueError):
         zone = UTC
     return datetime.now(zone).date()
+
+
+def today_utc() -> date:
+    """Today's date in UTC (the day the API's date filters and periods default to)."""
+    return datetime.now(UTC).date()

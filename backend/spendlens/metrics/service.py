@@ -8,7 +8,7 @@ Ratios are computed exactly (fractions of Decimals) and only the rounded result 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from spendlens.errors import Unprocessable
+from spendlens.kit.dates import today_utc
 from spendlens.metrics import repository
 from spendlens.metrics.definitions import SUMMARY_METRICS, TIMESERIES_METRICS
 from spendlens.metrics.schemas import (
@@ -40,10 +41,6 @@ TIMESERIES_MONTHS = 12
 MAX_POINTS = 3660
 TOP_CATEGORIES = 5
 RATIO_PLACES = 4
-
-
-def today_utc() -> date:
-    return datetime.now(UTC).date()
 
 
 def rounded_ratio(part: Decimal | int, whole: Decimal | int, places: int = RATIO_PLACES) -> float:
