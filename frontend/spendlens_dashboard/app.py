@@ -186,9 +186,10 @@ class App(pn.viewable.Viewer):
             value=NAVIGATION[0],
             color="primary",
             variant="outline",
+            # One page per line: the list grows with the product without squeezing labels.
+            orientation="vertical",
             sizing_mode="stretch_width",
-            # Four pages fit the sidebar's width.
-            stylesheets=[":host .bk-btn { padding-left: 6px; padding-right: 6px; }"],
+            stylesheets=[":host .bk-btn { text-align: left; }"],
         )
         self.navigation.param.watch(lambda _: self._show_page(), "value")
         self.sidebar = pn.Column(sizing_mode="stretch_width")

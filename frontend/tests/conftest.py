@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import threading
 import uuid
 from urllib.parse import urlparse
@@ -34,6 +36,7 @@ from dashboard_support import (  # noqa: E402
     CHROMIUM_ARGS,
     SCREENSHOTS,
     BrowserPage,
+    ROOT,
     NewUser,
     free_port,
     logged_in_client,
@@ -104,6 +107,30 @@ def dashboard_url(api_url: str) -> Iterator[str]:
     wait_until_up(url + "liveness")
     yield url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def job_worker(database_url: str) -> Iterator[subprocess.Popen]:
+    """A `spendlens worker` on the test database, so queued jobs (imports, recomputes, model
+    fits) actually run; one for the whole run, started by the first test that needs it."""
+    logs = ROOT / "test-output"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, SPENDLENS_DATABASE_URL=database_url, SPENDLENS_LOG_LEVEL="INFO")
+    with open(logs / "dashboard-worker.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "spendlens.cli", "worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    yield process
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture

@@ -11,12 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -33,29 +29,6 @@ from playwright.sync_api import Page, expect
 from spendlens_dashboard.formatting import format_count
 
 SAMPLE = ROOT / "db" / "samples" / "online_retail_sample.csv"
-
-
-@pytest.fixture(scope="module")
-def job_worker(database_url: str) -> Iterator[subprocess.Popen]:
-    """A `spendlens worker` on the test database, so queued imports actually run."""
-    logs = ROOT / "test-output"
-    logs.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, SPENDLENS_DATABASE_URL=database_url, SPENDLENS_LOG_LEVEL="INFO")
-    with open(logs / "dashboard-data-worker.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "spendlens.cli", "worker"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    yield process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture
