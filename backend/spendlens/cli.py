@@ -239,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", required=True, choices=["native-csv", "json", "online-retail", "custom"]
     )
     p.add_argument("--org", default=None, help="organisation slug (default: the only one)")
-    p.add_argument("--kind", default="transactions", choices=["transactions", "customers"])
+    p.add_argument(
+        "--kind", default="transactions", choices=["transactions", "customers", "merchants"]
+    )
     p.add_argument("--mapping", default=None, help="JSON column mapping (custom), or @file")
     p.add_argument("--encoding", default="utf-8", choices=["utf-8", "cp1252", "latin-1"])
     p.add_argument("--dry-run", action="store_true", help="report only; write nothing")

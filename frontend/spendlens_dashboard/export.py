@@ -1,10 +1,10 @@
 """Downloads through the dashboard server, so the browser never holds the API token.
 
 At login a session gets a random download key; pages link to `export/<key>/<name>?<filters>`
-(transactions.csv, customers.csv, organization.json), and this handler streams the matching API
-export to the browser with the token of the session that owns the key, chunk by chunk (a large
-organisation never sits in the dashboard's memory or blocks its event loop). The key dies at
-logout and when the browser session ends.
+(transactions.csv, customers.csv, merchants.csv, organization.json), and this handler streams
+the matching API export to the browser with the token of the session that owns the key, chunk by
+chunk (a large organisation never sits in the dashboard's memory or blocks its event loop). The
+key dies at logout and when the browser session ends.
 """
 
 from __future__ import annotations
@@ -50,9 +50,13 @@ EXPORTS = {
     "customers.csv": Export(
         "/api/v1/exports/customers.csv", "text/csv; charset=utf-8", CUSTOMER_EXPORT_PARAMS
     ),
+    "merchants.csv": Export("/api/v1/exports/merchants.csv", "text/csv; charset=utf-8", ()),
     "organization.json": Export("/api/v1/exports/organization.json", "application/json", ()),
 }
-ROUTE = r"/export/([A-Za-z0-9_-]{20,100})/(transactions\.csv|customers\.csv|organization\.json)"
+ROUTE = (
+    r"/export/([A-Za-z0-9_-]{20,100})/"
+    r"(transactions\.csv|customers\.csv|merchants\.csv|organization\.json)"
+)
 
 
 class DownloadKeys:

@@ -139,6 +139,10 @@ def test_dry_run_then_import_the_online_retail_sample(
     assert rows[0][0] == "external_id"
     assert len(rows) - 1 == client.list_customers(limit=1)["total"] == summary["customers_created"]
     with tab.expect_download() as download:
+        tab.locator("a.export-merchants").click()
+    merchants = list(csv.reader(io.StringIO(Path(download.value.path()).read_text("utf-8"))))
+    assert merchants == [["name", "default_category"]]  # Online Retail lines name no merchant
+    with tab.expect_download() as download:
         tab.locator("a.export-organization").click()
     organization = json.loads(Path(download.value.path()).read_text("utf-8"))
     assert len(organization["transactions"]) == summary["new"]

@@ -1,4 +1,4 @@
-"""HTTP routes of /api/v1/exports: customers as CSV, the whole organisation as JSON."""
+"""HTTP routes of /api/v1/exports: customers and merchants as CSV, the organisation as JSON."""
 
 from __future__ import annotations
 
@@ -64,6 +64,27 @@ def export_customers_csv(
 
 
 @router.get(
+    "/merchants.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "CSV of the merchants"},
+        **error_responses(401),
+    },
+)
+def export_merchants_csv(
+    user: CurrentUser, org: CurrentOrg, connect: StreamConnectionDep
+) -> StreamingResponse:
+    """Every merchant of the organisation as streamed CSV, by name: `name, default_category`,
+    the native merchants import layout (`POST /imports` with `kind=merchants`). Cells that a
+    spreadsheet would run as a formula are prefixed with `'`."""
+    return StreamingResponse(
+        service.merchants_csv(connect, org.id),
+        media_type="text/csv; charset=utf-8",
+        headers=_attachment(f"merchants-{date.today().isoformat()}.csv"),
+    )
+
+
+@router.get(
     "/organization.json",
     response_class=StreamingResponse,
     responses={
@@ -79,8 +100,9 @@ def export_organization_json(
     `{"format": "spendlens-org-export", "version": 1, "organization": {name, base_currency,
     timezone}, "customers": [...], "merchants": [...], "transactions": [...]}`, ordered by
     external id (merchants by name), customers and merchants referenced by external id and name,
-    money as strings with two decimals, timestamps ISO 8601 in UTC. The `customers` and
-    `transactions` lists import as they are with `POST /imports` (format `json`), customers first.
+    money as strings with two decimals, timestamps ISO 8601 in UTC. The `merchants`, `customers`
+    and `transactions` lists import as they are with `POST /imports` (format `json`, the list's
+    kind), in that order: exporting the copy then gives the same document.
     """
     return StreamingResponse(
         service.organization_json(connect, org.id),

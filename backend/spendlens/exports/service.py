@@ -2,8 +2,9 @@
 organisation of any size is written without holding it in memory.
 
 The layouts are what the importer reads back: the customers CSV is the native customers layout
-(its totals columns are ignored on import), and the organisation JSON's `customers` and
-`transactions` lists are JSON imports of those kinds. Nothing in them is a database id, so an
+(its totals columns are ignored on import), the merchants CSV the native merchants layout, and
+the organisation JSON's `merchants`, `customers` and `transactions` lists are JSON imports of
+those kinds. Nothing in them is a database id, so an
 export of an organisation and of its copy made by importing that export are identical.
 """
 
@@ -124,6 +125,27 @@ def _customer_lines(
                 else:
                     cells.append(value)
             yield csv_line(cells)
+
+
+MERCHANT_COLUMNS = ("name", "default_category")
+
+
+def merchants_csv(connect: ConnectionFactory, org_id: int) -> Iterator[str]:
+    """Every merchant (name, default category) as CSV, by name; cells neutralised against
+    spreadsheet formula injection."""
+    return _chunked(_merchant_lines(connect, org_id))
+
+
+def _merchant_lines(connect: ConnectionFactory, org_id: int) -> Iterator[str]:
+    yield csv_line(MERCHANT_COLUMNS)
+    with connect() as conn:
+        for row in _rows(conn, repository.merchants_query(org_id)):
+            yield csv_line(
+                [
+                    "" if row[column] is None else neutralise_formula(row[column])
+                    for column in MERCHANT_COLUMNS
+                ]
+            )
 
 
 def _json(value: Any) -> str:

@@ -22,7 +22,7 @@ by a background job: the answer is `202` with the job, whose progress, problems 
 `GET /jobs/{id}` reports. With `dry_run=true` the answer is `200` with a preview of the first 20
 parsed rows and the validation report, and nothing is written.
 
-**Form fields**: `file`; `kind` = `transactions` (default) | `customers`; `format` =
+**Form fields**: `file`; `kind` = `transactions` (default) | `customers` | `merchants`; `format` =
 `native-csv` (default) | `json` | `online-retail` | `custom`; `mode` = `all-or-nothing`
 (default: one bad row and nothing is written, the job fails with the report) | `skip-bad-rows`
 (the good rows are written, each bad one is listed); `dry_run` = `false` | `true`; `encoding` =
@@ -42,7 +42,9 @@ rows without one are matched on all their values). `id` is ignored; `customer_id
 when `customer_external_id` is empty and must be a customer of the organisation. Other columns
 are ignored and listed. For customers: `external_id` (required), `name`, `email`, `country`
 (ISO code or English name), `signup_date` (YYYY-MM-DD), `lifecycle_stage`
-(lead/prospect/customer/churned).
+(lead/prospect/customer/churned). For merchants (native CSV and JSON only; the layout of
+`GET /exports/merchants.csv`): `name` (required, unique in the file) and `default_category`; a
+merchant the organisation already has is left as it is.
 
 **json** — a list of objects with the same fields (JSON Lines also work), UTF-8.
 
@@ -70,7 +72,7 @@ _FORM_SCHEMA = {
     "required": ["file"],
     "properties": {
         "file": {"type": "string", "format": "binary"},
-        "kind": {"type": "string", "enum": ["transactions", "customers"]},
+        "kind": {"type": "string", "enum": ["transactions", "customers", "merchants"]},
         "format": {"type": "string", "enum": ["native-csv", "json", "online-retail", "custom"]},
         "mode": {"type": "string", "enum": ["all-or-nothing", "skip-bad-rows"]},
         "dry_run": {"type": "boolean"},

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, BinaryIO
 
 from spendlens.errors import AppError, Unprocessable
-from spendlens.imports.formats import NATIVE_CUSTOMER_FIELDS, NATIVE_TRANSACTION_FIELDS
+from spendlens.imports.formats import NATIVE_FIELDS
 from spendlens.imports.schemas import FileEncoding, ImportFormat, ImportKind
 
 SNIFF_BYTES = 64 * 1024
@@ -103,10 +103,7 @@ def _csv_header(text: str, delimiter: str, complete: bool) -> list[str]:
 
 
 def native_json_columns(kind: ImportKind) -> list[str]:
-    fields = (
-        NATIVE_TRANSACTION_FIELDS if kind is ImportKind.transactions else NATIVE_CUSTOMER_FIELDS
-    )
-    return list(fields.values())
+    return list(NATIVE_FIELDS[kind].values())
 
 
 def inspect_upload(

@@ -212,6 +212,15 @@ NATIVE_CUSTOMER_FIELDS = {
     "date": "signup_date",
     "lifecycle_stage": "lifecycle_stage",
 }
+NATIVE_MERCHANT_FIELDS = {
+    "name": "name",
+    "category": "default_category",
+}
+NATIVE_FIELDS = {
+    ImportKind.transactions: NATIVE_TRANSACTION_FIELDS,
+    ImportKind.customers: NATIVE_CUSTOMER_FIELDS,
+    ImportKind.merchants: NATIVE_MERCHANT_FIELDS,
+}
 # Mapping keys of a custom file → canonical fields.
 CUSTOM_TRANSACTION_KEYS = {
     "customer": "customer_ref",
@@ -242,6 +251,11 @@ def plan_source(
     kind: ImportKind, fmt: ImportFormat, header: list[str], mapping: ColumnMapping | None
 ) -> SourcePlan:
     """Match the file's header to the format; 422 naming the missing columns if it does not fit."""
+    if kind is ImportKind.merchants and fmt not in (ImportFormat.native_csv, ImportFormat.json):
+        raise Unprocessable(
+            "Merchants import from the native CSV or JSON layout (name, default_category)",
+            loc=("body", "format"),
+        )
     if fmt is ImportFormat.online_retail:
         found, ignored = _by_names(header, ONLINE_RETAIL_FIELDS)
         if kind is ImportKind.customers:
@@ -254,9 +268,7 @@ def plan_source(
         )
 
     if fmt in (ImportFormat.native_csv, ImportFormat.json):
-        fields = (
-            NATIVE_TRANSACTION_FIELDS if kind is ImportKind.transactions else NATIVE_CUSTOMER_FIELDS
-        )
+        fields = NATIVE_FIELDS[kind]
         known = dict(fields, **{f"ignored:{name}": name for name in NATIVE_IGNORED})
         found, ignored = _by_names(header, known)
         found = {key: column for key, column in found.items() if not key.startswith("ignored:")}
@@ -264,6 +276,8 @@ def plan_source(
             _require(found, ["date", "category", "amount"], fields, fmt)
             if not ({"customer_ref", "customer_db_id"} & found.keys()):
                 _require(found, ["customer_ref"], fields, fmt)
+        elif kind is ImportKind.merchants:
+            _require(found, ["name"], fields, fmt)
         else:
             _require(found, ["external_id"], fields, fmt)
         return SourcePlan(kind, fmt, found, ignored, header=header)

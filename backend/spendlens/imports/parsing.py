@@ -761,9 +761,57 @@ def customer_rows(plan: SourcePlan, staging: str) -> ParseQuery:
     return ParseQuery(b.sql(level3), p.values, CUSTOMER_PREVIEW_COLUMNS)
 
 
+MERCHANT_PREVIEW_COLUMNS = ["name", "default_category"]
+
+
+def merchant_rows(plan: SourcePlan, staging: str) -> ParseQuery:
+    """Typed merchants (name, default category) from the staged file, one per record."""
+    p = Params()
+    b = _Builder(plan, p, staging)
+    checks: list[Check] = []
+    raw_name = b.raw("name")
+    name = b.text("name")
+    checks.append(Check(f"{name} IS NULL", b.column("name"), "''", "required"))
+    b.windows.append(
+        f"CASE WHEN {raw_name} IS NOT NULL THEN min(l1.row_no) OVER "
+        f"(PARTITION BY {raw_name}) END AS first_row"
+    )
+    checks.append(
+        Check(
+            "l2.first_row < l2.row_no",
+            b.column("name"),
+            name,
+            "duplicate name (also on an earlier row)",
+        )
+    )
+    checks.append(
+        Check(f"length({name}) > 200", b.column("name"), name, "longer than 200 characters")
+    )
+    category = b.text("category")
+    if plan.has("category"):
+        checks.append(
+            Check(
+                f"length({category}) > 100",
+                b.column("category"),
+                category,
+                "longer than 100 characters",
+            )
+        )
+    level3 = [
+        "l2.row_no",
+        f"{name} AS name",
+        f"{category} AS default_category",
+        f"{_first_problem(checks, p)} AS problem",
+        f"{_first_problem([], p)} AS skip",
+    ]
+    return ParseQuery(b.sql(level3), p.values, MERCHANT_PREVIEW_COLUMNS)
+
+
 def parse_query(
     plan: SourcePlan, staging: str, *, org_id: int, timezone: str, currency: str
 ) -> ParseQuery:
     if plan.kind is ImportKind.transactions:
         return transaction_rows(plan, staging, org_id=org_id, timezone=timezone, currency=currency)
+    if plan.kind is ImportKind.merchants:
+        return merchant_rows(plan, staging)
     return customer_rows(plan, staging)

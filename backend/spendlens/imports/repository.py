@@ -324,6 +324,38 @@ def would_add_customers(conn: Connection, parsed: str, org_id: int) -> dict[str,
     return {"new": row[0], "already_present": row[1]}
 
 
+def would_add_merchants(conn: Connection, parsed: str, org_id: int) -> dict[str, int]:
+    row = conn.execute(
+        text(f"""
+            SELECT count(*) FILTER (WHERE m.id IS NULL), count(*) FILTER (WHERE m.id IS NOT NULL)
+            FROM {parsed} p
+            LEFT JOIN merchants m ON m.org_id = :org_id AND m.name = p.name
+            WHERE {_OK}
+            """),
+        {"org_id": org_id},
+    ).one()
+    return {"new": row[0], "already_present": row[1]}
+
+
+def insert_merchants(conn: Connection, parsed: str, org_id: int) -> tuple[int, int]:
+    """Create the file's merchants the organisation does not have; (new, already present).
+
+    A merchant already there keeps its default category: re-importing changes nothing.
+    """
+    valid = conn.exec_driver_sql(f"SELECT count(*) FROM {parsed} p WHERE {_OK}").scalar_one()
+    result = conn.execute(
+        text(f"""
+            INSERT INTO merchants (org_id, name, default_category)
+            SELECT :org_id, p.name, p.default_category FROM {parsed} p
+            WHERE {_OK}
+            ORDER BY p.row_no
+            ON CONFLICT (org_id, name) DO NOTHING
+            """),
+        {"org_id": org_id},
+    )
+    return result.rowcount, valid - result.rowcount
+
+
 def insert_customers(conn: Connection, parsed: str, org_id: int) -> tuple[int, int]:
     """Create the file's customers the organisation does not have; (new, already present).
 

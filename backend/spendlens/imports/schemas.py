@@ -15,6 +15,7 @@ from spendlens.jobs.schemas import JobProblem
 class ImportKind(str, Enum):
     transactions = "transactions"
     customers = "customers"
+    merchants = "merchants"
 
 
 class ImportFormat(str, Enum):

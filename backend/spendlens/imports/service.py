@@ -176,6 +176,9 @@ def dry_run(conn: Connection, org_id: int, upload: CheckedUpload) -> DryRunOut:
         would = repository.would_add_transactions(conn, parsed, org_id)
         new = counts.valid - would["already_present"]
         customers, merchants = would["customers_created"], would["merchants_created"]
+    elif upload.options.kind is ImportKind.merchants:
+        would = repository.would_add_merchants(conn, parsed, org_id)
+        new, customers, merchants = would["new"], 0, would["new"]
     else:
         would = repository.would_add_customers(conn, parsed, org_id)
         new, customers, merchants = would["new"], would["new"], 0
@@ -327,6 +330,10 @@ def execute_import(conn: Connection, job: JobRecord, progress: Progress) -> JobO
         new = _insert_in_chunks(conn, parsed, job, counts.rows, progress, options)
         lap("transactions")
         already_present = counts.valid - new
+    elif options.kind is ImportKind.merchants:
+        new, already_present = repository.insert_merchants(conn, parsed, job.org_id)
+        customers, merchants = 0, new
+        lap("merchants")
     else:
         new, already_present = repository.insert_customers(conn, parsed, job.org_id)
         customers, merchants = new, 0

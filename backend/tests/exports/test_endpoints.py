@@ -26,6 +26,7 @@ from tests.builders import (
 from tests.imports.helpers import run_job_here, upload
 
 CUSTOMERS_CSV = "/api/v1/exports/customers.csv"
+MERCHANTS_CSV = "/api/v1/exports/merchants.csv"
 ORG_JSON = "/api/v1/exports/organization.json"
 TRANSACTIONS_CSV = "/api/v1/transactions/export.csv"
 
@@ -48,11 +49,17 @@ FORMULA_STARTS = "=+-@"
 def build_shop(session, name: str = "Round Trip Ltd"):
     """An organisation with a few hundred transactions and the awkward cases an export meets."""
     org = create_org(session, name=name, base_currency="EUR", timezone="Europe/Paris")
-    # Imports create merchants by name only, so the copy's merchants have no default category.
     merchants = [
-        create_merchant(session, org, name=n, default_category=None)
-        for n in ("Corner Shop", 'Bakery "Le Pain", Paris', "=cmd|' /C calc'!A0", "Kiosk")
+        create_merchant(session, org, name=n, default_category=c)
+        for n, c in (
+            ("Corner Shop", "Groceries"),
+            ('Bakery "Le Pain", Paris', 'Food, "fresh"'),
+            ("=cmd|' /C calc'!A0", "+Formula category"),
+            ("Kiosk", None),
+        )
     ]
+    # A merchant no transaction names travels through the merchants list alone.
+    create_merchant(session, org, name="Dormant Supplies", default_category="Office")
     stages = ["lead", "prospect", "customer", "churned"]
     customers = []
     for i in range(60):
@@ -128,17 +135,21 @@ class TestRoundTrip:
         self, client, session, connection
     ):
         source, source_headers = build_shop(session)
+        merchants = get_text(client, MERCHANTS_CSV, source_headers)
         customers = get_text(client, CUSTOMERS_CSV, source_headers)
         transactions = get_text(client, TRANSACTIONS_CSV, source_headers)
         organization = get_text(client, ORG_JSON, source_headers)
 
         copy, copy_headers = build_empty_like(session, source)
+        job = import_file(client, connection, copy, copy_headers, merchants, kind="merchants")
+        assert job["result"]["new"] == 5
         job = import_file(client, connection, copy, copy_headers, customers, kind="customers")
         assert job["result"]["new"] == 60
         job = import_file(client, connection, copy, copy_headers, transactions)
         assert job["result"]["new"] == 320 and job["result"]["customers_created"] == 0
 
-        assert counts(session, copy.id) == counts(session, source.id) == (60, 4, 320)
+        assert counts(session, copy.id) == counts(session, source.id) == (60, 5, 320)
+        assert get_text(client, MERCHANTS_CSV, copy_headers) == merchants
         assert get_text(client, CUSTOMERS_CSV, copy_headers) == customers
         assert get_text(client, ORG_JSON, copy_headers) == organization
         again = get_text(client, TRANSACTIONS_CSV, copy_headers)
@@ -159,8 +170,9 @@ class TestRoundTrip:
         }
 
         copy, copy_headers = build_empty_like(session, source)
-        # The importer takes the document's lists as JSON imports: customers, then transactions.
-        for kind in ("customers", "transactions"):
+        # The importer takes the document's lists as JSON imports: merchants, customers, then
+        # transactions.
+        for kind in ("merchants", "customers", "transactions"):
             content = json.dumps(document[kind], ensure_ascii=False)
             import_file(client, connection, copy, copy_headers, content, kind=kind, format="json")
 
@@ -242,6 +254,30 @@ class TestOrganizationJson:
         acme_only = keys(Customer, Customer.external_id, demo.acme.id) - globex_customers
         assert acme_only
         assert not acme_only & {t["customer_external_id"] for t in document["transactions"]}
+
+
+class TestMerchantsCsv:
+    def test_columns_order_and_formula_guard(self, client, session):
+        org, headers = build_shop(session)
+        rows = list(csv.reader(io.StringIO(get_text(client, MERCHANTS_CSV, headers))))
+        assert rows[0] == ["name", "default_category"]
+        by_name = {name: category for name, category in rows[1:]}
+        assert by_name == {
+            "Corner Shop": "Groceries",
+            'Bakery "Le Pain", Paris': 'Food, "fresh"',
+            "'=cmd|' /C calc'!A0": "'+Formula category",
+            "Kiosk": "",
+            "Dormant Supplies": "Office",
+        }
+
+    def test_org_scoped_and_needs_a_token(self, client, session, auth_headers, demo):
+        create_merchant(session, demo.acme, name="Acme Only Outlet", default_category="Books")
+        text_ = get_text(client, MERCHANTS_CSV, auth_headers("analyst@globex.example"))
+        names = {row[0] for row in list(csv.reader(io.StringIO(text_)))[1:]}
+        query = select(Merchant.name).where(Merchant.org_id == demo.globex.id)
+        assert names == set(session.execute(query).scalars())
+        assert "Acme Only Outlet" not in names
+        assert client.get(MERCHANTS_CSV).status_code == 401
 
 
 class TestCustomersCsv:

@@ -426,6 +426,67 @@ class TestNativeFormats:
         assert (by_id["N2"].country, by_id["N2"].lifecycle_stage) == ("DE", "customer")
         assert by_id["OLD"].name == "Kept As Is"
 
+    def test_merchants_file(self, client, session, connection, shop):
+        org, headers = shop
+        session.add(Merchant(org_id=org.id, name="Old Shop", default_category="Groceries"))
+        session.flush()
+        content = (
+            "name,default_category\n"
+            "Corner Café,Groceries\n"
+            "'=Formula Mart,\n"  # the CSV export's formula guard comes off again
+            '"Bakery ""Le Pain"", Paris",Food & Drink\n'
+            "Old Shop,Travel\n"
+        )
+        job = import_and_run(client, connection, org, headers, content, kind="merchants")
+        assert job["state"] == "succeeded", job
+        assert (job["result"]["new"], job["result"]["already_present"]) == (3, 1)
+        assert job["result"]["merchants_created"] == 3
+        merchants = {
+            m.name: m.default_category
+            for m in session.execute(select(Merchant).where(Merchant.org_id == org.id)).scalars()
+        }
+        assert merchants == {
+            "Corner Café": "Groceries",
+            "=Formula Mart": None,
+            'Bakery "Le Pain", Paris': "Food & Drink",
+            "Old Shop": "Groceries",  # an existing merchant is left as it was
+        }
+        again = import_and_run(client, connection, org, headers, content, kind="merchants")
+        assert (again["result"]["new"], again["result"]["already_present"]) == (0, 4)
+
+    def test_bad_merchant_rows_are_reported_and_nothing_is_written(
+        self, client, session, connection, shop
+    ):
+        org, headers = shop
+        content = (
+            "name,default_category,note\n"
+            "Fine,Books,1\n"
+            ",Books,2\n"
+            "Fine,Travel,3\n"
+            f"Long,{'x' * 101},4\n"
+        )
+        body = upload(client, headers, content, kind="merchants", dry_run=True).json()
+        assert body["summary"]["invalid"] == 3 and body["would_succeed"] is False
+        assert body["ignored_columns"] == ["note"]
+        assert [(p["row"], p["column"], p["reason"]) for p in body["errors"]] == [
+            (2, "name", "required"),
+            (3, "name", "duplicate name (also on an earlier row)"),
+            (4, "default_category", "longer than 100 characters"),
+        ]
+        job = import_and_run(client, connection, org, headers, content, kind="merchants")
+        assert job["state"] == "failed" and job["error_count"] == 3
+        assert row_counts(session, org.id) == (0, 0, 0)
+
+    def test_merchants_come_only_from_the_native_layouts(self, client, shop):
+        _, headers = shop
+        content = "name,default_category\nA,B\n"
+        response = upload(client, headers, content, kind="merchants", format="online-retail")
+        assert response.status_code == 422
+        assert "native CSV or JSON" in response.json()["detail"][0]["msg"]
+        response = upload(client, headers, "shop,category\nA,B\n", kind="merchants")
+        assert response.status_code == 422
+        assert "missing column(s) name" in response.json()["detail"][0]["msg"]
+
 
 class TestRefusedUploads:
     def test_viewer_cannot_import(self, client, auth_headers):

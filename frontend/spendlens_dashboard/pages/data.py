@@ -27,7 +27,7 @@ FORMATS = {
     "Online Retail (UCI)": "online-retail",
     "Custom CSV (map the columns)": "custom",
 }
-KINDS = {"Transactions": "transactions", "Customers": "customers"}
+KINDS = {"Transactions": "transactions", "Customers": "customers", "Merchants": "merchants"}
 MODES = {"All or nothing": "all-or-nothing", "Skip bad rows": "skip-bad-rows"}
 ENCODINGS = {
     "UTF-8": "utf-8",
@@ -307,7 +307,8 @@ class ImportPanel(pn.viewable.Viewer):
         columns, self._delimiter = header_columns(self.file.value)
         options = {NOT_MAPPED: "", **{c: c for c in columns}}
         pickers = {}
-        for field, label in MAPPED_FIELDS[self.kind.value]:
+        # Merchants come only in the native layouts (the API says so if a custom file is sent).
+        for field, label in MAPPED_FIELDS.get(self.kind.value, []):
             pickers[field] = pn.widgets.Select(
                 label=label,
                 options=options,
@@ -699,8 +700,9 @@ class DataPage(pn.viewable.Viewer):
             *upload,
             pn.Card(
                 pn.pane.Markdown(
-                    "Every transaction as CSV, every customer with their totals as CSV, and "
-                    "(analysts and admins) the whole organisation as JSON, which imports back."
+                    "Every transaction as CSV, every customer with their totals as CSV, every "
+                    "merchant as CSV, and (analysts and admins) the whole organisation as JSON; "
+                    "each imports back (merchants, then customers, then transactions)."
                 ),
                 pn.FlexBox(*exports),
                 title="Exports",
@@ -720,6 +722,7 @@ class DataPage(pn.viewable.Viewer):
         links = [
             ("export-transactions", "transactions.csv", "↓ All transactions (CSV)"),
             ("export-customers", "customers.csv", "↓ All customers (CSV)"),
+            ("export-merchants", "merchants.csv", "↓ All merchants (CSV)"),
         ]
         if self.can_export_organization:
             links.append(
