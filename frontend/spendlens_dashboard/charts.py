@@ -74,32 +74,66 @@ def money_axis(currency: str) -> NumeralTickFormatter:
     return NumeralTickFormatter(format=f"{symbol}0.[0]a")
 
 
+def _period_days_label(days: object, partial: object, interval: str) -> str:
+    if not partial or pd.isna(days):
+        return "whole " + interval if interval in ("week", "month") else ""
+    return f"only {int(days)} day{'s' if int(days) != 1 else ''} in range (partial {interval})"
+
+
 def spend_over_time(
     frame: pd.DataFrame, *, interval: str = "day", currency: str = "USD"
-) -> hv.Curve:
-    """Net spend per day, week or month as a line; hover shows the period and the money."""
+) -> hv.Overlay:
+    """Net spend per day, week or month as a line; hover shows the period and the money.
+
+    A week or month the date range covers only in part (the API's `partial`, at either end) is
+    drawn as a hollow point and its tooltip says how many days it holds: its lower figure is
+    the cut, not a dip in spending.
+    """
+    rows = len(frame)
+    partial = frame["partial"] if "partial" in frame else pd.Series([False] * rows, dtype=bool)
+    days = frame["days"] if "days" in frame else pd.Series([None] * rows, dtype=object)
     data = pd.DataFrame(
         {
             "period_start": pd.to_datetime(frame.get("period_start", pd.Series(dtype=object))),
             "total_spend": pd.to_numeric(frame.get("total_spend", pd.Series(dtype=float))),
             "transaction_count": frame.get("transaction_count", pd.Series(dtype=int)),
+            "partial": partial.fillna(False).astype(bool).to_numpy(),
         }
     )
     date_format = PERIOD_FORMATS.get(interval, "%d %b %Y")
     data["period_label"] = [d.strftime(date_format) for d in data["period_start"]]
     data["spend_label"] = [format_money(v, currency) for v in data["total_spend"]]
     data["count_label"] = [format_count(v) for v in data["transaction_count"]]
+    data["days_label"] = [_period_days_label(d, p, interval) for d, p in zip(days, data["partial"])]
+    period = hv.Dimension("period_start", label="Period")
+    spend = hv.Dimension("total_spend", label=f"Spend ({currency})")
     curve = hv.Curve(
         data,
-        kdims=[hv.Dimension("period_start", label="Period")],
-        vdims=[
-            hv.Dimension("total_spend", label=f"Spend ({currency})"),
-            "period_label",
-            "spend_label",
-            "count_label",
-        ],
+        kdims=[period],
+        vdims=[spend, "period_label", "spend_label", "count_label", "days_label"],
     )
-    return curve.opts(
+    tooltips = [
+        ("Period", "@period_label"),
+        ("Spend", "@spend_label"),
+        ("Transactions", "@count_label"),
+    ]
+    if interval in ("week", "month"):
+        tooltips.append(("Covers", "@days_label"))
+    # Its own value name, so probes summing `total_spend` do not count these points twice.
+    marked = data.loc[data["partial"], ["period_start", "total_spend"]].rename(
+        columns={"total_spend": "partial_spend"}
+    )
+    partial_points = hv.Scatter(
+        marked, kdims=[period], vdims=[hv.Dimension("partial_spend", label=spend.label)]
+    ).opts(
+        marker="circle",
+        size=10,
+        color="white",
+        line_color=LINE_COLOR,
+        line_width=2.5,
+        tools=[],
+    )
+    curve = curve.opts(
         title=TITLES["spend_over_time"],
         color=LINE_COLOR,
         line_width=2.5,
@@ -111,15 +145,12 @@ def spend_over_time(
         show_grid=True,
         tools=["hover"],
         hover_mode="vline",
-        hover_tooltips=[
-            ("Period", "@period_label"),
-            ("Spend", "@spend_label"),
-            ("Transactions", "@count_label"),
-        ],
+        hover_tooltips=tooltips,
         default_tools=[],
         toolbar=None,
         framewise=True,
     )
+    return (curve * partial_points).opts(title=TITLES["spend_over_time"], framewise=True)
 
 
 def _breakdown_data(

@@ -29,8 +29,9 @@ CHARTS_JS = """
         const source = renderer.data_source;
         if (!source || !source.data) { continue; }
         const data = source.data;
+        // Only sources of spend figures or labels (not markers drawn over them) count.
+        if (!data.total_spend && !data.label) { continue; }
         const columns = Object.keys(data);
-        if (!columns.length) { continue; }
         rows += data[columns[0]].length;
         if (data.label) { labels = labels.concat(Array.from(data.label)); }
         if (data.total_spend) {

@@ -171,7 +171,11 @@ def create_user(admin_client: ApiClient) -> Callable[..., NewUser]:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # `expect` waits 5 s by default, whatever the context's timeout: too short on a loaded
+    # two-core CI machine, where a round trip browser → dashboard → API can take longer.
+    expect.set_options(timeout=15_000)
 
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -291,8 +291,13 @@ def test_theme_switch_keeps_the_session_and_no_request_leaves(page: BrowserPage)
     tab.locator(".theme-switch .bk-knob").click()
     expect(tab.locator("html")).to_have_attribute("data-bs-theme", "dark")
     before = chart_fingerprints(tab)
+    expect(tab.locator(".partial-note")).to_be_hidden()  # 30 days: whole days only
     tab.get_by_role("button", name="Week").click()
     wait_for_charts(tab, changed_from={"Spend over time": before["Spend over time"]})
+    # 1–30 June 2026 starts on a Monday and ends on a Tuesday: five weeks, the last one cut,
+    # which the page says (its total is two days' spending, not a dip).
+    assert chart_fingerprints(tab)["Spend over time"]["rows"] == 5
+    expect(tab.locator(".partial-note")).to_be_visible()
     open_transactions(tab)
     expect(tab.get_by_text("Ben Carter")).to_be_visible()
     hosts = {urlparse(u).netloc for u in page.requests if u.startswith("http")}

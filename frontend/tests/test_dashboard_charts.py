@@ -45,7 +45,9 @@ def colour_by_label(element) -> dict[str, str]:
 
 
 def test_chart_types():
-    assert isinstance(charts.spend_over_time(TIMESERIES, interval="week"), hv.Curve)
+    over_time = charts.spend_over_time(TIMESERIES, interval="week")
+    assert isinstance(over_time, hv.Overlay)
+    assert isinstance(over_time.Curve.I, hv.Curve) and isinstance(over_time.Scatter.I, hv.Scatter)
     assert isinstance(charts.spend_by_category(CATEGORIES, colors=COLORS), hv.Bars)
     assert isinstance(charts.category_share(CATEGORIES, colors=COLORS), hv.Polygons)
     assert isinstance(charts.top_merchants(MERCHANTS, colors=COLORS), hv.Bars)
@@ -74,7 +76,7 @@ def test_colours_do_not_depend_on_order_or_on_what_is_filtered():
 
 
 def test_tooltips_show_formatted_money():
-    curve = charts.spend_over_time(TIMESERIES, interval="week", currency="EUR")
+    curve = charts.spend_over_time(TIMESERIES, interval="week", currency="EUR").Curve.I
     frame = curve.dframe()
     assert frame["spend_label"].tolist()[1] == "€1,234,567.89"
     assert frame["period_label"].tolist()[0] == "Week of 01 Jun 2026"
@@ -82,6 +84,40 @@ def test_tooltips_show_formatted_money():
     assert ("Spend", "@spend_label") in tooltips
     bars = charts.spend_by_category(CATEGORIES, currency="USD", colors=COLORS).dframe()
     assert "$1,200.50" in set(bars["spend_label"])
+
+
+def test_partial_periods_are_hollow_points_that_say_how_many_days_they_hold():
+    """A range from 20 January to 10 April cuts its first and last months: those points are
+    marked, so their lower totals do not read as dips in spending."""
+    months = pd.DataFrame(
+        {
+            "period_start": pd.to_datetime(
+                ["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"]
+            ),
+            "total_spend": [300.0, 900.0, 1000.0, 250.0],
+            "transaction_count": [3, 9, 10, 2],
+            "days": [12, 28, 31, 10],
+            "partial": [True, False, False, True],
+        }
+    )
+    overlay = charts.spend_over_time(months, interval="month")
+    hollow = overlay.Scatter.I.dframe()
+    assert hollow["period_start"].dt.strftime("%Y-%m-%d").tolist() == ["2026-01-01", "2026-04-01"]
+    assert hollow["partial_spend"].tolist() == [300.0, 250.0]
+    labels = overlay.Curve.I.dframe()["days_label"].tolist()
+    assert labels == [
+        "only 12 days in range (partial month)",
+        "whole month",
+        "whole month",
+        "only 10 days in range (partial month)",
+    ]
+    tooltips = hv.Store.lookup_options("bokeh", overlay.Curve.I, "plot").kwargs["hover_tooltips"]
+    assert ("Covers", "@days_label") in tooltips
+    # Without the API's flags (a customer's months, say) nothing is marked.
+    plain = charts.spend_over_time(months.drop(columns=["days", "partial"]), interval="month")
+    assert len(plain.Scatter.I) == 0
+    figure = hv.renderer("bokeh").get_plot(overlay).state
+    assert figure.title.text == charts.TITLES["spend_over_time"]
 
 
 def test_bars_put_the_largest_on_top():
@@ -105,7 +141,8 @@ def test_donut_has_one_wedge_per_positive_category():
 )
 def test_empty_data_renders_an_empty_chart(chart):
     element = chart(pd.DataFrame())
-    assert len(element) == 0
+    layers = element.values() if isinstance(element, hv.Overlay) else [element]
+    assert all(len(layer) == 0 for layer in layers)
     figure = hv.renderer("bokeh").get_plot(element).state
     assert figure.title.text == charts.TITLES[chart.__name__]
 

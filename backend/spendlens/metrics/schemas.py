@@ -80,6 +80,11 @@ class TimeseriesPoint(BaseModel):
     total_spend: Money
     transaction_count: int
     active_customers: int
+    days: int = Field(description="Days of this bucket inside the requested period")
+    partial: bool = Field(
+        description="The period covers only part of this week or month (its first or last "
+        "point): its figures count only `days` days, so they are not comparable with whole ones"
+    )
 
 
 class MetricsTimeseries(BaseModel):

@@ -144,6 +144,22 @@ def point_count(period: Period, interval: Interval) -> int:
     return (end.year - start.year) * 12 + (end.month - start.month) + 1
 
 
+def bucket_days(period_start: date, period: Period, interval: Interval) -> tuple[int, bool]:
+    """(days of the bucket starting `period_start` inside `period`, whether that is fewer than
+    the bucket's whole length)."""
+    if interval is Interval.day:
+        return 1, False
+    if interval is Interval.week:
+        following = period_start + timedelta(days=7)
+    else:
+        year, month = divmod(period_start.month, 12)
+        following = date(period_start.year + year, month + 1, 1)
+    first = max(period_start, period.start_date)
+    last = min(following - timedelta(days=1), period.end_date)
+    days = (last - first).days + 1
+    return days, days < (following - period_start).days
+
+
 # ---------------------------------------------------------------------------------------------
 # Routes
 
@@ -225,8 +241,13 @@ def timeseries(
         interval=interval,
         currency=currency,
         period=period,
-        points=[TimeseriesPoint.model_validate(row) for row in rows],
+        points=[_point(row, period, interval) for row in rows],
     )
+
+
+def _point(row: dict[str, Any], period: Period, interval: Interval) -> TimeseriesPoint:
+    days, partial = bucket_days(row["period_start"], period, interval)
+    return TimeseriesPoint.model_validate({**row, "days": days, "partial": partial})
 
 
 def breakdown(

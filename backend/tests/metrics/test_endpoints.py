@@ -4,6 +4,7 @@ never see each other's spending, and bad input gets a 422 JSON error."""
 
 from __future__ import annotations
 
+import calendar
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -507,6 +508,8 @@ class TestTimeseries:
                     "total_spend": money(month["total_spend"]),
                     "transaction_count": month["transaction_count"],
                     "active_customers": month["active_customers"],
+                    "days": calendar.monthrange(month_start.year, month_start.month)[1],
+                    "partial": False,
                 }
             )
         assert len(expected) == 12
@@ -524,6 +527,38 @@ class TestTimeseries:
         assert starts[-1] == date(2026, 6, 29)
         assert all(d.weekday() == 0 for d in starts)
         assert all(b - a == timedelta(days=7) for a, b in zip(starts, starts[1:]))
+
+    def test_partial_first_and_last_buckets_say_how_many_days_they_hold(self, client, auth_headers):
+        """A range from mid-month to mid-month cuts the first and last months (and weeks): their
+        points say so, so a chart need not show them as dips."""
+        headers = auth_headers("viewer@acme.example")
+        params = {"start_date": "2026-01-20", "end_date": "2026-04-10"}
+
+        months = client.get(TIMESERIES, params={**params, "interval": "month"}, headers=headers)
+        assert months.status_code == 200, months.text
+        assert [(p["period_start"], p["days"], p["partial"]) for p in months.json()["points"]] == [
+            ("2026-01-01", 12, True),  # 20–31 January
+            ("2026-02-01", 28, False),
+            ("2026-03-01", 31, False),
+            ("2026-04-01", 10, True),  # 1–10 April
+        ]
+        weeks = client.get(TIMESERIES, params={**params, "interval": "week"}, headers=headers)
+        points = weeks.json()["points"]
+        # 2026-01-20 is a Tuesday: its week (from Monday 19) holds 6 days of the range;
+        # 2026-04-10 is a Friday: its week (from Monday 6 April) holds 5.
+        assert (points[0]["period_start"], points[0]["days"], points[0]["partial"]) == (
+            "2026-01-19",
+            6,
+            True,
+        )
+        assert (points[-1]["period_start"], points[-1]["days"], points[-1]["partial"]) == (
+            "2026-04-06",
+            5,
+            True,
+        )
+        assert all(p["days"] == 7 and not p["partial"] for p in points[1:-1])
+        days = client.get(TIMESERIES, params={**params, "interval": "day"}, headers=headers)
+        assert {(p["days"], p["partial"]) for p in days.json()["points"]} == {(1, False)}
 
     def test_months_without_spending_are_zero_points(self, client, session, small_org):
         org, headers, shop, ada, bob = small_org
@@ -547,12 +582,16 @@ class TestTimeseries:
             "total_spend": "25.00",
             "transaction_count": 2,
             "active_customers": 2,
+            "days": 31,
+            "partial": False,
         }
         assert points[-1] == {
             "period_start": "2025-11-01",
             "total_spend": "7.50",
             "transaction_count": 1,
             "active_customers": 1,
+            "days": 30,
+            "partial": False,
         }
         zero = {"total_spend": "0.00", "transaction_count": 0, "active_customers": 0}
         assert all({k: p[k] for k in zero} == zero for p in points[1:-1])

@@ -116,6 +116,8 @@ class TimeseriesPoint(TypedDict):
     total_spend: str
     transaction_count: int
     active_customers: int
+    days: int  # of the bucket inside the requested period
+    partial: bool  # the period covers only part of this week or month
 
 
 class MetricsTimeseries(TypedDict):

@@ -80,6 +80,14 @@ class OverviewPage(pn.viewable.Viewer):
             EMPTY_MESSAGE, alert_type="info", visible=False, sizing_mode="stretch_width"
         )
         self.period = pn.pane.Markdown("", margin=(0, 10))
+        self.partial_note = pn.pane.Markdown(
+            "○ Hollow points are weeks or months the date range covers only in part: their "
+            "totals count only those days (hover a point for how many).",
+            visible=False,
+            margin=(0, 10),
+            css_classes=["partial-note"],
+            styles={"font-size": "0.85rem", "opacity": "0.8"},
+        )
         money = {"currency": currency}
         self.spend_over_time = LiveChart(
             charts.spend_over_time,
@@ -109,6 +117,7 @@ class OverviewPage(pn.viewable.Viewer):
             self.empty,
             pn.Row(pn.HSpacer(), self.interval, sizing_mode="stretch_width"),
             self.spend_over_time.pane,
+            self.partial_note,
             pn.FlexBox(
                 pn.Column(
                     self.spend_by_category.pane, styles={**box, "flex": "2 1 420px"}, margin=5
@@ -151,6 +160,7 @@ class OverviewPage(pn.viewable.Viewer):
         )
         self.empty.visible = store.is_empty
         self.spend_over_time.send(store.timeseries, interval=store.interval, currency=currency)
+        self.partial_note.visible = bool(store.timeseries["partial"].any())
         for chart, frame in (
             (self.spend_by_category, store.categories),
             (self.category_share, store.categories),

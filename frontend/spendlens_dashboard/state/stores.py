@@ -22,7 +22,14 @@ logger = logging.getLogger("spendlens_dashboard")
 # API calls of one refresh run side by side; shared by all sessions of the process.
 _API_CALLS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="spendlens-api")
 
-TIMESERIES_COLUMNS = ["period_start", "total_spend", "transaction_count", "active_customers"]
+TIMESERIES_COLUMNS = [
+    "period_start",
+    "total_spend",
+    "transaction_count",
+    "active_customers",
+    "days",
+    "partial",
+]
 BREAKDOWN_COLUMNS = ["label", "total_spend", "transaction_count", "share"]
 TRANSACTION_COLUMNS = [
     "id",
@@ -43,6 +50,7 @@ def timeseries_frame(answer: MetricsTimeseries) -> pd.DataFrame:
     frame = pd.DataFrame(answer["points"], columns=TIMESERIES_COLUMNS)
     frame["period_start"] = pd.to_datetime(frame["period_start"])
     frame["total_spend"] = frame["total_spend"].astype(float)
+    frame["partial"] = frame["partial"].fillna(False).astype(bool)
     return frame
 
 
