@@ -505,7 +505,7 @@ class ApiClient:
         return self._request("POST", "/clv/fits", json=dict(body)).json()
 
     def clv_estimates(
-        self, fit_id: int, *, sort: str = "-clv", skip: int = 0, limit: int = 20
+        self, fit_id: int, sort: str = "-clv", skip: int = 0, limit: int = 20
     ) -> dict:
         """GET /clv/fits/{id}/estimates: every customer's figures, sorted ({items, total, …})."""
         return self._get(
