@@ -21,6 +21,7 @@ from spendlens_dashboard.config import DashboardSettings, get_settings
 from spendlens_dashboard.export import DOWNLOAD_KEYS
 from spendlens_dashboard.pages import NAVIGATION, PAGES
 from spendlens_dashboard.pages.data import ImportPanel, JobsPanel
+from spendlens_dashboard.pages.lifetime import FitForm
 from spendlens_dashboard.pages.transactions import TransactionEditor, noon_of
 from spendlens_dashboard.state import (
     CatalogStore,
@@ -30,13 +31,14 @@ from spendlens_dashboard.state import (
     TransactionsStore,
 )
 from spendlens_dashboard.state.customers import CustomerDetailStore, CustomersStore
+from spendlens_dashboard.state.value import LifetimeStore
 
 logger = logging.getLogger("spendlens_dashboard")
 
 pn.extension("tabulator", design="bootstrap", notifications=True, inline=False)
 
 PRODUCT_NAME = "Spendlens"
-UNFILTERED_PAGES = ("customers", "data")
+UNFILTERED_PAGES = ("customers", "lifetime", "data")
 APP_CSS = """
 .login-card { border: 1px solid var(--panel-border-color, #ddd); border-radius: 10px;
               padding: 10px 20px 20px; }
@@ -77,6 +79,8 @@ class Workspace:
         self.customers: CustomersStore | None = None
         self.customer_detail: CustomerDetailStore | None = None
         self.importer: ImportPanel | None = None
+        self.lifetime: LifetimeStore | None = None
+        self.fit_form: FitForm | None = None
 
     def page(self, slug: str) -> pn.viewable.Viewer:
         """The page called `slug`, built the first time it is shown."""
@@ -84,6 +88,7 @@ class Workspace:
             builders = {
                 "transactions": self._transactions_page,
                 "customers": self._customers_page,
+                "lifetime": self._lifetime_page,
                 "data": self._data_page,
             }
             self.pages[slug] = builders[slug]()
@@ -97,6 +102,23 @@ class Workspace:
             store.param.watch(app._store_failed, "error")
         page = PAGES["customers"](self.customers, self.customer_detail, currency=session.currency)
         self.customers.load()
+        return page
+
+    def _lifetime_page(self) -> pn.viewable.Viewer:
+        app, session = self.app, self.app.session
+        self.lifetime = LifetimeStore(
+            session.client, currency=session.currency, with_data_range=session.can_write
+        )
+        self.lifetime.param.watch(app._store_failed, "error")
+        if session.can_write:
+            self.fit_form = FitForm(
+                session.client,
+                on_finished=self.lifetime.load,
+                on_unauthorized=session.expire,
+                notify=app.notify,
+            )
+        page = PAGES["lifetime"](self.lifetime, currency=session.currency, form=self.fit_form)
+        self.lifetime.load()
         return page
 
     def _data_page(self) -> pn.viewable.Viewer:
@@ -155,6 +177,8 @@ class Workspace:
             store.dispose()
         if self.importer is not None:
             self.importer.dispose()
+        if self.fit_form is not None:
+            self.fit_form.dispose()
 
 
 class App(pn.viewable.Viewer):

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Query, Response, status
 
 from spendlens.auth.dependencies import AnalystUser, CurrentOrg, CurrentUser, OrgScope
 from spendlens.clv import service
-from spendlens.clv.schemas import ClvEstimateOut, ClvFitCreate, ClvFitOut, EstimateSort
+from spendlens.clv.schemas import (
+    ClvEstimateOut,
+    ClvFitCreate,
+    ClvFitOut,
+    ClvFitSummaryOut,
+    EstimateSort,
+)
 from spendlens.db import SessionDep
 from spendlens.errors import error_responses
 from spendlens.kit.pagination import Page, PaginationDep
@@ -81,3 +87,17 @@ def list_estimates(
         session, org_id, fit_id, sort=sort, skip=page.skip, limit=page.limit
     )
     return Page(items=items, total=total, skip=page.skip, limit=page.limit)
+
+
+@router.get(
+    "/fits/{fit_id}/summary",
+    response_model=ClvFitSummaryOut,
+    responses=error_responses(401, 404, 409, 422),
+)
+def get_fit_summary(
+    fit_id: int, user: CurrentUser, org_id: OrgScope, session: SessionDep
+) -> ClvFitSummaryOut:
+    """Aggregates of a fit's estimates for charts: the CLV distribution (round-width bins from 0
+    up to the 99th percentile, then one open-ended bin) and mean P(alive) by recency (weeks
+    since the last purchase) × frequency (repeat purchase days). 409 until the fit succeeded."""
+    return service.fit_summary(session, org_id, fit_id)

@@ -12,12 +12,15 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 import numpy as np
 from sqlalchemy import (
     Connection,
     Date,
     Float,
+    Integer,
+    Numeric,
     Select,
     Subquery,
     and_,
@@ -27,6 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from spendlens.models import ClvEstimate, ClvFit, Customer, Job, Organization, Transaction
@@ -287,3 +291,74 @@ def customer_estimate(session: Session, org_id: int, customer_id: int) -> dict |
     )
     row = session.execute(query).mappings().first()
     return dict(row) if row else None
+
+
+# --- aggregates of a fit's estimates (for charts) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClvStatistics:
+    customers: int  # with a CLV
+    without_clv: int
+    total: Decimal | None
+    median: Decimal | None
+    maximum: Decimal | None
+    cap: Decimal | None
+
+
+def clv_statistics(
+    session: Session, org_id: int, fit_id: int, cap_quantile: float
+) -> ClvStatistics:
+    """Count, total, discrete median, maximum and discrete `cap_quantile` quantile of the CLVs."""
+    e = estimates.c
+    row = session.execute(
+        select(
+            func.count(e.clv),
+            func.count() - func.count(e.clv),
+            func.sum(e.clv),
+            func.percentile_disc(0.5).within_group(e.clv),
+            func.max(e.clv),
+            func.percentile_disc(cap_quantile).within_group(e.clv),
+        ).where(e.org_id == org_id, e.fit_id == fit_id)
+    ).one()
+    return ClvStatistics(*row)
+
+
+def clv_bins(
+    session: Session, org_id: int, fit_id: int, *, width: Decimal, bins: int
+) -> dict[int, tuple[int, Decimal]]:
+    """{bin k: (customers, CLV total)}: bin k < `bins` holds CLV in [k·width, (k+1)·width), bin
+    `bins` everything from bins·width up (exact numeric arithmetic)."""
+    e = estimates.c
+    k = func.greatest(func.least(func.floor(e.clv / literal(width, Numeric)), bins), 0)
+    k = cast(k, Integer).label("k")
+    rows = session.execute(
+        select(k, func.count(), func.sum(e.clv))
+        .where(e.org_id == org_id, e.fit_id == fit_id, e.clv.is_not(None))
+        .group_by(k)
+    ).all()
+    return {int(row[0]): (int(row[1]), row[2]) for row in rows}
+
+
+def p_alive_cells(
+    session: Session,
+    org_id: int,
+    fit_id: int,
+    *,
+    recency_edges_days: list[int],
+    frequency_edges: list[int],
+) -> dict[tuple[int, int], tuple[int, float]]:
+    """{(recency bucket, frequency bucket): (customers, mean P(alive))} over non-empty cells.
+    Recency is T − t_x in whole days; bucket i holds [edges[i], edges[i+1]) (the last one
+    open-ended); the first edge of both lists must be 0."""
+    e = estimates.c
+    days = cast(func.round((e.age - e.recency) * 7), Integer)
+    # width_bucket(x, thresholds) is how many thresholds are ≤ x: 0 below the second edge.
+    r = func.width_bucket(days, array(recency_edges_days[1:])).label("r")
+    f = func.width_bucket(e.frequency, array(frequency_edges[1:])).label("f")
+    rows = session.execute(
+        select(r, f, func.count(), func.avg(e.p_alive))
+        .where(e.org_id == org_id, e.fit_id == fit_id)
+        .group_by(r, f)
+    ).all()
+    return {(int(row[0]), int(row[1])): (int(row[2]), float(row[3])) for row in rows}

@@ -191,3 +191,69 @@ class ClvEstimateOut(BaseModel):
     expected_purchases: float = Field(description="In the fit's purchases horizon")
     expected_spend: Money | None = Field(description="E[M | m_x, x], per purchase")
     clv: Money | None = Field(description="Over the fit's CLV horizon")
+
+
+class ClvBin(BaseModel):
+    low: Money = Field(description="CLV from (inclusive)")
+    high: Money | None = Field(description="to (exclusive); null: the open-ended last bin")
+    customers: int
+    clv_total: Money = Field(description="Sum of the bin's customers' CLV")
+
+
+class ClvDistribution(BaseModel):
+    """Histogram of the customers' CLV. Money is skewed (a few customers are worth many times the
+    median), so equal-width bins over the whole range would put nearly everyone in the first
+    one: the bins have a round width (1, 2, 2.5 or 5 × 10^k) chosen so that about
+    `target_bins` of them cover 0 to the `cap_quantile` quantile (`cap`), and one open-ended bin
+    holds everyone from there up (left out when empty)."""
+
+    customers: int = Field(description="Customers with a CLV")
+    without_clv: int = Field(description="Customers whose CLV is null (Gamma-Gamma q ≤ 1)")
+    clv_total: Money | None
+    median: Money | None = Field(description="Discrete median (an actual customer's CLV)")
+    maximum: Money | None
+    cap_quantile: float
+    cap: Money | None = Field(
+        description="The cap_quantile quantile of CLV (discrete: the smallest CLV with at "
+        "least that share of customers at or below it)"
+    )
+    bin_width: Money | None
+    bins: list[ClvBin] = Field(description="From CLV 0 up; empty without customers with a CLV")
+
+
+class PAliveCell(BaseModel):
+    recency: str = Field(description="Label of the recency bucket")
+    frequency: str = Field(description="Label of the frequency bucket")
+    customers: int
+    mean_p_alive: float | None = Field(description="Null when the cell has no customers")
+
+
+class PAliveMatrix(BaseModel):
+    """Mean P(alive) by recency × frequency, the empirical form of the classic BG/NBD
+    "P(alive) against recency and frequency" plot. Recency here is the time from the
+    customer's last purchase to the fit's `scored_as_of` (T − t_x, in whole days, bucketed in
+    weeks); frequency is x, the repeat purchase days. Every cell of the grid is listed
+    (recency-major, in bucket order), empty ones with customers 0."""
+
+    recency_buckets: list[str] = Field(description="In order: most recent first")
+    recency_edges_days: list[int] = Field(
+        description="Lower bounds of the recency buckets, in days (each up to the next, "
+        "exclusive; the last open-ended)"
+    )
+    frequency_buckets: list[str] = Field(description="In order: fewest purchases first")
+    frequency_edges: list[int] = Field(
+        description="Lower bounds of the frequency buckets (each up to the next, exclusive; "
+        "the last open-ended)"
+    )
+    cells: list[PAliveCell]
+
+
+class ClvFitSummaryOut(BaseModel):
+    """Aggregates of a fit's estimates for charts: no need to page through every customer."""
+
+    fit_id: int
+    scored_as_of: date
+    currency: str | None
+    customers: int = Field(description="Customers with estimates")
+    clv_distribution: ClvDistribution
+    p_alive: PAliveMatrix

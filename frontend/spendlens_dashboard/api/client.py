@@ -491,3 +491,29 @@ class ApiClient:
     def retry_job(self, job_id: int) -> dict:
         """POST /jobs/{id}/retry: the job queued again (409 when it cannot be retried)."""
         return self._request("POST", f"/jobs/{job_id}/retry").json()
+
+    # -- customer lifetime value ----------------------------------------------------------------
+
+    def list_clv_fits(self, *, skip: int = 0, limit: int = 20) -> dict:
+        """GET /clv/fits: the organisation's fits, newest first ({items, total, skip, limit})."""
+        return self._get("/clv/fits", {"skip": skip, "limit": limit})
+
+    def get_clv_fit(self, fit_id: int) -> dict:
+        """GET /clv/fits/{id}: state, parameters, log-likelihoods and holdout evaluation."""
+        return self._get(f"/clv/fits/{fit_id}")
+
+    def create_clv_fit(self, body: Mapping[str, Any]) -> dict:
+        """POST /clv/fits (analysts, admins): the fit, queued as a job (follow `job_id`)."""
+        return self._request("POST", "/clv/fits", json=dict(body)).json()
+
+    def clv_estimates(
+        self, fit_id: int, sort: str = "-clv", skip: int = 0, limit: int = 20
+    ) -> dict:
+        """GET /clv/fits/{id}/estimates: every customer's figures, sorted ({items, total, …})."""
+        return self._get(
+            f"/clv/fits/{fit_id}/estimates", {"sort": sort, "skip": skip, "limit": limit}
+        )
+
+    def clv_fit_summary(self, fit_id: int) -> dict:
+        """GET /clv/fits/{id}/summary: the CLV distribution and the P(alive) matrix."""
+        return self._get(f"/clv/fits/{fit_id}/summary")

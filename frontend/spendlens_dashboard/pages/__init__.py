@@ -2,6 +2,7 @@
 
 from spendlens_dashboard.pages.customers import CustomersPage
 from spendlens_dashboard.pages.data import DataPage
+from spendlens_dashboard.pages.lifetime import LifetimePage
 from spendlens_dashboard.pages.login import LoginPage
 from spendlens_dashboard.pages.overview import OverviewPage
 from spendlens_dashboard.pages.transactions import TransactionsPage
@@ -11,16 +12,18 @@ PAGES = {
     "overview": OverviewPage,
     "transactions": TransactionsPage,
     "customers": CustomersPage,
+    "lifetime": LifetimePage,
     "data": DataPage,
 }
 # The pages a logged-in user navigates between, in menu order.
-NAVIGATION = ("overview", "transactions", "customers", "data")
+NAVIGATION = ("overview", "transactions", "customers", "lifetime", "data")
 
 __all__ = [
     "NAVIGATION",
     "PAGES",
     "CustomersPage",
     "DataPage",
+    "LifetimePage",
     "LoginPage",
     "OverviewPage",
     "TransactionsPage",

@@ -14,6 +14,7 @@ from spendlens_dashboard import charts
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.components.table import ApiPagedTabulator
 from spendlens_dashboard.formatting import format_count, format_money
+from spendlens_dashboard.state.value import format_fixed, format_percent
 from spendlens_dashboard.state.customers import (
     LIFECYCLE_STAGES,
     CustomerDetailStore,
@@ -57,6 +58,14 @@ DETAIL_CSS = """
                   border: 1px solid var(--panel-border-color, #ddd); }
 .customer-total .label { font-size: 0.8rem; opacity: 0.75; text-transform: uppercase; }
 .customer-total .value { font-size: 1.4rem; font-weight: 600; }
+.customer-scores { display: flex; gap: 16px; flex-wrap: wrap; margin-top: 8px; }
+.customer-score { padding: 10px 14px; border-radius: 8px; flex: 1 1 320px;
+                  border: 1px solid var(--panel-border-color, #ddd); }
+.customer-score h4 { margin: 0 0 6px; font-size: 1rem; }
+.customer-score dl { display: grid; grid-template-columns: auto 1fr; gap: 2px 12px; margin: 0; }
+.customer-score dt { font-weight: 400; opacity: 0.75; }
+.customer-score dd { margin: 0; font-weight: 600; }
+.customer-score .missing, .customer-score .source { opacity: 0.75; font-size: 0.85rem; }
 """
 
 
@@ -83,6 +92,82 @@ def totals_html(detail: dict, currency: str) -> str:
         for key, label, value in figures
     )
     return f'<div class="customer-totals">{cards}</div>'
+
+
+def _score_card(title: str, attribute: str, rows: list[tuple[str, str, str]], source: str) -> str:
+    items = "".join(
+        f'<dt>{html.escape(label)}</dt><dd {attribute}="{key}">{html.escape(value)}</dd>'
+        for key, label, value in rows
+    )
+    return (
+        f'<div class="customer-score"><h4>{html.escape(title)}</h4><dl>{items}</dl>'
+        f'<div class="source">{html.escape(source)}</div></div>'
+    )
+
+
+def _missing_card(title: str, attribute: str, text: str) -> str:
+    return (
+        f'<div class="customer-score"><h4>{html.escape(title)}</h4>'
+        f'<p class="missing" {attribute}-missing>{html.escape(text)}</p></div>'
+    )
+
+
+def scores_html(detail: dict, currency: str) -> str:
+    """The customer's RFM (latest stored snapshot) and lifetime value (latest CLV fit), each
+    figure with a data-customer-rfm / data-customer-clv attribute (tests); a note when absent."""
+    rfm, clv = detail.get("rfm"), detail.get("clv")
+    if rfm:
+        rfm_card = _score_card(
+            "RFM segment",
+            "data-customer-rfm",
+            [
+                ("segment", "Segment", rfm["segment_label"]),
+                ("r_score", "Recency score", str(rfm["r_score"])),
+                ("f_score", "Frequency score", str(rfm["f_score"])),
+                ("m_score", "Monetary score", str(rfm["m_score"])),
+                ("recency_days", "Days since last purchase", format_count(rfm["recency_days"])),
+                ("frequency", "Purchases", format_count(rfm["frequency"])),
+                ("monetary", "Net spend", format_money(rfm["monetary"], currency)),
+            ],
+            f"Scores 1–5 (5 best) as of {rfm['as_of']}.",
+        )
+    else:
+        rfm_card = _missing_card(
+            "RFM segment",
+            "data-customer-rfm",
+            "RFM not computed yet: it appears after the next segments recompute.",
+        )
+    if clv:
+        clv_card = _score_card(
+            "Lifetime value",
+            "data-customer-clv",
+            [
+                ("p_alive", "P(alive)", format_percent(clv["p_alive"])),
+                (
+                    "expected_purchases",
+                    f"Expected purchases, next {clv['purchases_horizon_days']} days",
+                    format_fixed(clv["expected_purchases"]),
+                ),
+                (
+                    "expected_spend",
+                    "Spend per purchase",
+                    format_money(clv["expected_spend"], currency),
+                ),
+                (
+                    "clv",
+                    f"Lifetime value, next {clv['clv_horizon_days']} days",
+                    format_money(clv["clv"], currency),
+                ),
+            ],
+            f"From CLV fit #{clv['fit_id']}, purchases up to {clv['as_of']}.",
+        )
+    else:
+        clv_card = _missing_card(
+            "Lifetime value",
+            "data-customer-clv",
+            "Lifetime value not computed yet: no model has been fitted for this customer.",
+        )
+    return f'<div class="customer-scores">{rfm_card}{clv_card}</div>'
 
 
 def profile_markdown(detail: dict) -> str:
@@ -135,6 +220,12 @@ class CustomerDetail(pn.viewable.Viewer):
         self.back.on_click(lambda _: on_back())
         self.profile = pn.pane.Markdown("", css_classes=["customer-profile"])
         self.totals = pn.pane.HTML("", stylesheets=[DETAIL_CSS], sizing_mode="stretch_width")
+        self.scores = pn.pane.HTML(
+            "",
+            stylesheets=[DETAIL_CSS],
+            sizing_mode="stretch_width",
+            css_classes=["customer-rfm-clv"],
+        )
         self.chart = pn.pane.HoloViews(None, sizing_mode="stretch_width", height=300)
         self.no_spend = pn.pane.Alert(
             "No purchases recorded for this customer yet.", alert_type="info", visible=False
@@ -155,6 +246,7 @@ class CustomerDetail(pn.viewable.Viewer):
             self.back,
             self.profile,
             self.totals,
+            self.scores,
             pn.pane.Markdown("### Spend per month"),
             self.no_spend,
             self.chart,
@@ -173,6 +265,7 @@ class CustomerDetail(pn.viewable.Viewer):
         with pn.io.hold():
             self.profile.object = profile_markdown(detail)
             self.totals.object = totals_html(detail, self.currency)
+            self.scores.object = scores_html(detail, self.currency)
             monthly = monthly_frame(detail)
             self.no_spend.visible = monthly.empty
             self.chart.visible = not monthly.empty
