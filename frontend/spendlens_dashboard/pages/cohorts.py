@@ -129,16 +129,23 @@ class CohortsPage(pn.viewable.Viewer):
             layout="fit_data_stretch",
             sizing_mode="stretch_width",
             titles=table_titles(first, store.period),
-            text_align="right",
             max_height=560,
             css_classes=["cohorts-table"],
             stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+        )
+        # Shown and hidden as a whole (toggling a HoloViews pane itself upsets its Bokeh figure).
+        self.chart_box = pn.Column(
+            self.heatmap,
+            styles=BOX,
+            sizing_mode="stretch_width",
+            margin=5,
+            css_classes=["cohorts-chart"],
         )
         self._layout = pn.Column(
             pn.FlexBox(self.period, self.metric, self.start, self.end, self.clear),
             self.summary,
             self.empty,
-            pn.Column(self.heatmap, styles=BOX, sizing_mode="stretch_width", margin=5),
+            self.chart_box,
             pn.pane.Markdown("### Cohorts"),
             self.table,
             sizing_mode="stretch_width",
@@ -164,12 +171,13 @@ class CohortsPage(pn.viewable.Viewer):
             return
         self.summary.object = summary_html(matrix)
         self.empty.visible = store.is_empty
-        self.heatmap.visible = not store.is_empty
+        self.chart_box.visible = not store.is_empty
         self.heatmap.object = segment_charts.cohort_heatmap(
             store.cells, metric=matrix["metric"], currency=store.currency or self.currency
         )
         frame = cohorts_table_frame(matrix)
         self.table.titles = table_titles(frame, matrix["period"])
+        self.table.text_align = {c: "right" for c in frame.columns if c != "cohort"}
         self.table.value = frame
 
     def __panel__(self):

@@ -48,12 +48,13 @@ class FirstDataChart:
     that data: a plot first drawn from an empty frame gets numeric axes, and categorical data
     sent to it later fails. Later data is sent to the same plot (updated in place)."""
 
-    def __init__(self, chart, options: dict, css_class: str) -> None:
+    def __init__(self, chart, options: dict, css_class: str, **box) -> None:
         self.chart = chart
         self.options = options
         self.css_class = css_class
         self.live: LiveChart | None = None
-        self.pane = pn.Column(sizing_mode="stretch_width", min_height=CHART_HEIGHT, margin=0)
+        # The box the chart appears in (its pane goes straight in: no extra layout level).
+        self.pane = pn.Column(min_height=CHART_HEIGHT, **{"margin": 5, "styles": BOX, **box})
 
     def send(self, frame: pd.DataFrame, **options) -> None:
         if self.live is None:
@@ -172,12 +173,20 @@ class SegmentsPage(pn.viewable.Viewer):
         # Charts fed through pipes: a new day updates their data in place (see LiveChart).
         money = {"currency": currency}
         self.customers_chart = FirstDataChart(
-            segment_charts.segment_bars, {**money, "measure": "customers"}, "segments-customers"
+            segment_charts.segment_bars,
+            {**money, "measure": "customers"},
+            "segments-customers",
+            sizing_mode="stretch_width",
         )
         self.revenue_chart = FirstDataChart(
-            segment_charts.segment_bars, {**money, "measure": "revenue"}, "segments-revenue"
+            segment_charts.segment_bars,
+            {**money, "measure": "revenue"},
+            "segments-revenue",
+            sizing_mode="stretch_width",
         )
-        self.heatmap = FirstDataChart(segment_charts.rf_heatmap, money, "segments-heatmap")
+        self.heatmap = FirstDataChart(
+            segment_charts.rf_heatmap, money, "segments-heatmap", sizing_mode="stretch_width"
+        )
         self.table = FrameTabulator(
             segments_table_frame(pd.DataFrame(columns=list(TABLE_TITLES)), currency),
             show_index=False,
@@ -193,13 +202,13 @@ class SegmentsPage(pn.viewable.Viewer):
             pn.Row(self.as_of, self.source, sizing_mode="stretch_width"),
             self.summary,
             self.empty,
-            pn.FlexBox(
-                pn.Column(self.customers_chart.pane, styles={**BOX, "flex": "1 1 380px"}, margin=5),
-                pn.Column(self.revenue_chart.pane, styles={**BOX, "flex": "1 1 380px"}, margin=5),
+            pn.Row(
+                self.customers_chart.pane,
+                self.revenue_chart.pane,
                 sizing_mode="stretch_width",
                 margin=0,
             ),
-            pn.Column(self.heatmap.pane, styles=BOX, sizing_mode="stretch_width", margin=5),
+            self.heatmap.pane,
             pn.pane.Markdown("### Segments"),
             self.table,
             sizing_mode="stretch_width",
@@ -215,7 +224,9 @@ class SegmentsPage(pn.viewable.Viewer):
         self.no_moves = pn.pane.Alert(
             NO_MOVES_MESSAGE, alert_type="info", visible=False, sizing_mode="stretch_width"
         )
-        self.move_chart = FirstDataChart(segment_charts.movement_heatmap, {}, "movement-heatmap")
+        self.move_chart = FirstDataChart(
+            segment_charts.movement_heatmap, {}, "movement-heatmap", sizing_mode="stretch_width"
+        )
         self.move_table = FrameTabulator(
             moves_table_frame(pd.DataFrame()),
             show_index=False,
@@ -232,7 +243,7 @@ class SegmentsPage(pn.viewable.Viewer):
             pn.pane.Markdown("## Movement between segments"),
             pn.Row(self.move_from, self.move_to, self.move_note, sizing_mode="stretch_width"),
             self.no_moves,
-            pn.Column(self.move_chart.pane, styles=BOX, sizing_mode="stretch_width", margin=5),
+            self.move_chart.pane,
             self.move_table,
             sizing_mode="stretch_width",
             css_classes=["movement-section"],
