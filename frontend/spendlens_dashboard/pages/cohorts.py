@@ -53,7 +53,7 @@ def cohorts_table_frame(matrix: dict | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).fillna("").astype(object)
 
 
-def table_titles(frame: pd.DataFrame, period: str) -> dict[str, str]:
+def table_titles(frame: pd.DataFrame) -> dict[str, str]:
     titles = dict(FIXED_TITLES)
     for column in frame.columns:
         if column.startswith("p") and column[1:].isdigit():
@@ -128,7 +128,7 @@ class CohortsPage(pn.viewable.Viewer):
             disabled=True,
             layout="fit_data_stretch",
             sizing_mode="stretch_width",
-            titles=table_titles(first, store.period),
+            titles=table_titles(first),
             max_height=560,
             css_classes=["cohorts-table"],
             stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
@@ -176,7 +176,7 @@ class CohortsPage(pn.viewable.Viewer):
             store.cells, metric=matrix["metric"], currency=store.currency or self.currency
         )
         frame = cohorts_table_frame(matrix)
-        self.table.titles = table_titles(frame, matrix["period"])
+        self.table.titles = table_titles(frame)
         self.table.text_align = {c: "right" for c in frame.columns if c != "cohort"}
         self.table.value = frame
 
