@@ -30,6 +30,7 @@ from spendlens_dashboard.state import (
     Session,
     TransactionsStore,
 )
+from spendlens_dashboard.state.analytics import CohortsStore, SegmentMovementStore, SegmentsStore
 from spendlens_dashboard.state.customers import CustomerDetailStore, CustomersStore
 from spendlens_dashboard.state.value import LifetimeStore
 
@@ -38,7 +39,7 @@ logger = logging.getLogger("spendlens_dashboard")
 pn.extension("tabulator", design="bootstrap", notifications=True, inline=False)
 
 PRODUCT_NAME = "Spendlens"
-UNFILTERED_PAGES = ("customers", "lifetime", "data")
+UNFILTERED_PAGES = ("customers", "segments", "cohorts", "lifetime", "data")
 APP_CSS = """
 .login-card { border: 1px solid var(--panel-border-color, #ddd); border-radius: 10px;
               padding: 10px 20px 20px; }
@@ -88,6 +89,8 @@ class Workspace:
             builders = {
                 "transactions": self._transactions_page,
                 "customers": self._customers_page,
+                "segments": self._segments_page,
+                "cohorts": self._cohorts_page,
                 "lifetime": self._lifetime_page,
                 "data": self._data_page,
             }
@@ -102,6 +105,24 @@ class Workspace:
             store.param.watch(app._store_failed, "error")
         page = PAGES["customers"](self.customers, self.customer_detail, currency=session.currency)
         self.customers.load()
+        return page
+
+    def _segments_page(self) -> pn.viewable.Viewer:
+        app, session = self.app, self.app.session
+        segments, movement = SegmentsStore(session.client), SegmentMovementStore(session.client)
+        for store in (segments, movement):
+            store.param.watch(app._store_failed, "error")
+        page = PAGES["segments"](segments, movement, currency=session.currency)
+        segments.load()
+        return page
+
+    def _cohorts_page(self) -> pn.viewable.Viewer:
+        app, session = self.app, self.app.session
+        # The dashboard's pinned today (demo, tests) is the last day the cohorts observe.
+        cohorts = CohortsStore(session.client, as_of=app.filters.today)
+        cohorts.param.watch(app._store_failed, "error")
+        page = PAGES["cohorts"](cohorts, currency=session.currency)
+        cohorts.load()
         return page
 
     def _lifetime_page(self) -> pn.viewable.Viewer:

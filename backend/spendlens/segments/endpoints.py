@@ -22,6 +22,7 @@ from spendlens.segments.schemas import (
     RfmSettingsOut,
     RfmSettingsUpdate,
     RfmSort,
+    SegmentGrid,
     SegmentMovement,
     SegmentsOverview,
     SnapshotOut,
@@ -64,6 +65,25 @@ ScoreFilter = list[Annotated[int, Field(ge=1, le=5)]] | None
 def get_segments(org: CurrentOrg, session: SessionDep, as_of: AsOfParam = None) -> SegmentsOverview:
     """Customers, revenue and average R/F/M per segment as of a day."""
     return service.overview(session, org, as_of)
+
+
+@router.get(
+    "/grid",
+    response_model=SegmentGrid,
+    responses=error_responses(401, 422),
+    description=(
+        "Customers and revenue in each cell of the recency score × frequency score grid (R and "
+        "F 1–5, the scores of `GET /api/v1/customers/rfm`), for a heatmap. All 25 cells are "
+        "listed, empty ones with 0, recency 5 … 1 then frequency 1 … 5. Segments are cut on R "
+        "and the FM score (below), so one R × F cell can hold customers of several segments: "
+        "each cell lists them (`segments`) and names the one most of its customers are in "
+        "(`segment`; ties go to the better segment, null when the cell is empty). "
+        f"Any role.\n\n{DEFINITIONS_DOC}\n\n{SOURCE_DOC}"
+    ),
+)
+def get_segment_grid(org: CurrentOrg, session: SessionDep, as_of: AsOfParam = None) -> SegmentGrid:
+    """Customers and revenue per recency score × frequency score as of a day."""
+    return service.grid(session, org, as_of)
 
 
 @router.get(

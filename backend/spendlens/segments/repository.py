@@ -306,6 +306,20 @@ def segment_summary(session: Session, rows: Select) -> list[dict[str, Any]]:
     return [dict(row) for row in session.execute(query).mappings()]
 
 
+def grid_counts(session: Session, rows: Select) -> list[dict[str, Any]]:
+    """Customers and revenue per (R score, F score, segment) of `rows`; only groups with
+    customers (a cell of the R × F grid holds several segments: M varies within it)."""
+    r = rows.subquery("rfm").c
+    query = select(
+        r.r_score,
+        r.f_score,
+        r.segment,
+        func.count().label("customers"),
+        func.sum(r.monetary).label("revenue"),
+    ).group_by(r.r_score, r.f_score, r.segment)
+    return [dict(row) for row in session.execute(query).mappings()]
+
+
 def movement(session: Session, before: Select, after: Select) -> list[dict[str, Any]]:
     """Customers per (segment before, segment after); null where a side has no RFM."""
     before_rows, after_rows = before.subquery("before"), after.subquery("after")

@@ -101,6 +101,42 @@ class SegmentsOverview(BaseModel):
     segments: list[SegmentSummary] = Field(description="Every segment, best first, even empty")
 
 
+class GridSegment(BaseModel):
+    segment: Segment
+    customers: int
+
+
+class GridCell(BaseModel):
+    recency_score: Score
+    frequency_score: Score
+    customers: int = Field(description="Customers with this R and this F score")
+    share: float = Field(description="customers / all scored customers, 4 decimals")
+    revenue: Money = Field(description="Sum of their monetary values (net spend)")
+    segment: Segment | None = Field(
+        description=(
+            "The segment most of the cell's customers are in (ties: the better segment); "
+            "null in an empty cell"
+        )
+    )
+    segments: list[GridSegment] = Field(
+        description="Customers of the cell per segment, best segment first (M varies in a cell)"
+    )
+
+
+class SegmentGrid(BaseModel):
+    as_of: date
+    source: SnapshotSource = Field(
+        description="`stored`: a snapshot computed earlier; `computed`: computed for this call"
+    )
+    settings_version: int
+    currency: str
+    customers: int = Field(description="Customers with RFM as of that day")
+    revenue: Money
+    cells: list[GridCell] = Field(
+        description="All 25 cells, even empty: recency score 5 … 1, then frequency score 1 … 5"
+    )
+
+
 class SegmentMove(BaseModel):
     from_segment: Segment | None = Field(description="null: no RFM on `from` (a new customer)")
     to_segment: Segment | None = Field(description="null: no RFM on `to` any more")

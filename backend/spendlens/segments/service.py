@@ -22,15 +22,18 @@ from spendlens.kit.dates import today_in
 from spendlens.metrics.service import share_of
 from spendlens.models import Job, Organization, RfmSettings, User
 from spendlens.segments import repository
-from spendlens.segments.definitions import SEGMENT_INFO, Segment
+from spendlens.segments.definitions import SCORES, SEGMENT_INFO, Segment
 from spendlens.segments.repository import Cuts, RfmFilters
 from spendlens.segments.schemas import (
     CustomerRfm,
     CustomerRfmOut,
+    GridCell,
+    GridSegment,
     RfmSettingsOut,
     RfmSettingsUpdate,
     RfmSort,
     ScoringMethod,
+    SegmentGrid,
     SegmentMove,
     SegmentMovement,
     SegmentsOverview,
@@ -201,6 +204,46 @@ def overview(session: Session, org: Organization, as_of: date | None) -> Segment
         customers=customers,
         revenue=revenue,
         segments=segments,
+    )
+
+
+def grid(session: Session, org: Organization, as_of: date | None) -> SegmentGrid:
+    """Customers and revenue in each of the 25 cells of recency score × frequency score."""
+    if as_of is not None:
+        _not_in_future(org, as_of, "as_of")
+    rfm = rows_as_of(session, org, as_of)
+    groups = repository.grid_counts(session, rfm.rows)
+    customers = sum(g["customers"] for g in groups)
+    revenue = sum((g["revenue"] for g in groups), start=ZERO)
+    cells = []
+    for r_score in sorted(SCORES, reverse=True):
+        for f_score in SCORES:
+            here = [g for g in groups if (g["r_score"], g["f_score"]) == (r_score, f_score)]
+            here.sort(key=lambda g: _segment_rank(g["segment"]))
+            count = sum(g["customers"] for g in here)
+            # max() keeps the first of equals: the better segment wins a tie.
+            main = max(here, key=lambda g: g["customers"], default=None)
+            cells.append(
+                GridCell(
+                    recency_score=r_score,
+                    frequency_score=f_score,
+                    customers=count,
+                    share=share_of(count, customers),
+                    revenue=sum((g["revenue"] for g in here), start=ZERO),
+                    segment=main["segment"] if main else None,
+                    segments=[
+                        GridSegment(segment=g["segment"], customers=g["customers"]) for g in here
+                    ],
+                )
+            )
+    return SegmentGrid(
+        as_of=rfm.as_of,
+        source=rfm.source,
+        settings_version=rfm.settings_version,
+        currency=org.base_currency,
+        customers=customers,
+        revenue=revenue,
+        cells=cells,
     )
 
 

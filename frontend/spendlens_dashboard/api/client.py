@@ -492,6 +492,36 @@ class ApiClient:
         """POST /jobs/{id}/retry: the job queued again (409 when it cannot be retried)."""
         return self._request("POST", f"/jobs/{job_id}/retry").json()
 
+    # -- segments and cohorts -------------------------------------------------------------------
+
+    def segments(self, as_of: str | None = None) -> dict:
+        """GET /segments: customers, revenue and averages per RFM segment as of a day (default:
+        the latest stored snapshot, else today computed)."""
+        return self._get("/segments", {"as_of": as_of})
+
+    def segment_grid(self, as_of: str | None = None) -> dict:
+        """GET /segments/grid: the 25 cells of recency score × frequency score."""
+        return self._get("/segments/grid", {"as_of": as_of})
+
+    def segment_movement(self, from_date: str, to_date: str) -> dict:
+        """GET /segments/movement: customers per (segment on `from_date`, on `to_date`)."""
+        return self._get("/segments/movement", {"from": from_date, "to": to_date})
+
+    def cohorts(
+        self,
+        period: str = "month",
+        metric: str = "customers",
+        start: str | None = None,
+        end: str | None = None,
+        *,
+        as_of: str | None = None,
+    ) -> dict:
+        """GET /cohorts: the retention matrix by first-purchase period."""
+        return self._get(
+            "/cohorts",
+            {"period": period, "metric": metric, "start": start, "end": end, "as_of": as_of},
+        )
+
     # -- customer lifetime value ----------------------------------------------------------------
 
     def list_clv_fits(self, *, skip: int = 0, limit: int = 20) -> dict:

@@ -1,10 +1,12 @@
 """One module per page; PAGES maps each page's slug to its view class."""
 
+from spendlens_dashboard.pages.cohorts import CohortsPage
 from spendlens_dashboard.pages.customers import CustomersPage
 from spendlens_dashboard.pages.data import DataPage
 from spendlens_dashboard.pages.lifetime import LifetimePage
 from spendlens_dashboard.pages.login import LoginPage
 from spendlens_dashboard.pages.overview import OverviewPage
+from spendlens_dashboard.pages.segments import SegmentsPage
 from spendlens_dashboard.pages.transactions import TransactionsPage
 
 PAGES = {
@@ -12,19 +14,31 @@ PAGES = {
     "overview": OverviewPage,
     "transactions": TransactionsPage,
     "customers": CustomersPage,
+    "segments": SegmentsPage,
+    "cohorts": CohortsPage,
     "lifetime": LifetimePage,
     "data": DataPage,
 }
 # The pages a logged-in user navigates between, in menu order.
-NAVIGATION = ("overview", "transactions", "customers", "lifetime", "data")
+NAVIGATION = (
+    "overview",
+    "transactions",
+    "customers",
+    "segments",
+    "cohorts",
+    "lifetime",
+    "data",
+)
 
 __all__ = [
     "NAVIGATION",
     "PAGES",
+    "CohortsPage",
     "CustomersPage",
     "DataPage",
     "LifetimePage",
     "LoginPage",
     "OverviewPage",
+    "SegmentsPage",
     "TransactionsPage",
 ]
