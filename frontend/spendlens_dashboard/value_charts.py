@@ -16,7 +16,7 @@ HEATMAP_CMAP = "RdYlGn"
 TITLES = {
     "clv_distribution": "Customers by lifetime value",
     "p_alive_heatmap": "P(alive) by recency and frequency",
-    "holdout": "Holdout: repeat purchases per customer, predicted vs actual",
+    "holdout": "Holdout: repeat purchases per customer, predicted (orange) vs actual (blue)",
 }
 SERIES = ("Predicted", "Actual")
 
@@ -166,6 +166,12 @@ def p_alive_heatmap(frame: pd.DataFrame) -> hv.HeatMap:
     )
 
 
+def _hide_series_labels(plot, element) -> None:
+    """Hide the inner factors (the series) of a grouped bar chart's axis, keep the groups."""
+    for axis in plot.state.xaxis:
+        axis.major_label_text_font_size = "0px"
+
+
 def holdout_comparison(frame: pd.DataFrame) -> hv.Bars:
     """Mean repeat purchases per customer in the holdout, predicted next to actual, for each
     group of calibration frequency (0 … 6, 7+), as grouped bars."""
@@ -219,6 +225,9 @@ def holdout_comparison(frame: pd.DataFrame) -> hv.Bars:
         ylabel="Holdout repeat purchases per customer",
         show_grid=True,
         show_legend=False,
+        # Only the group labels on the axis: "Actual"/"Predicted" under every narrow bar ran into
+        # each other, and the title names the colours.
+        hooks=[_hide_series_labels],
         tools=["hover"],
         hover_tooltips=[
             ("Repeat purchases in calibration", "@frequency"),

@@ -151,6 +151,9 @@ class TestHoldoutComparison:
         assert list(data["value_label"])[:2] == ["0.75", "0.50"]
         plot = hv.render(bars)
         assert {group for group, _ in plot.x_range.factors} == {"0", "1", "7+"}
+        # The groups are labelled, the series are told apart by colour (named in the title).
+        assert plot.xaxis[0].major_label_text_font_size == "0px"
+        assert "predicted (orange) vs actual (blue)" in plot.title.text
 
 
 @pytest.mark.parametrize(
