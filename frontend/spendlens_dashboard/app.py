@@ -81,6 +81,8 @@ class Workspace:
         self.customer_detail: CustomerDetailStore | None = None
         self.importer: ImportPanel | None = None
         self.lifetime: LifetimeStore | None = None
+        # Stores of the analytics pages opened so far, fetched again after a write.
+        self.analytics: list = []
         self.fit_form: FitForm | None = None
 
     def page(self, slug: str) -> pn.viewable.Viewer:
@@ -113,6 +115,7 @@ class Workspace:
         for store in (segments, movement):
             store.param.watch(app._store_failed, "error")
         page = PAGES["segments"](segments, movement, currency=session.currency)
+        self.analytics += [segments, movement]
         segments.load()
         return page
 
@@ -122,6 +125,7 @@ class Workspace:
         cohorts = CohortsStore(session.client, as_of=app.filters.today)
         cohorts.param.watch(app._store_failed, "error")
         page = PAGES["cohorts"](cohorts, currency=session.currency)
+        self.analytics.append(cohorts)
         cohorts.load()
         return page
 
@@ -190,6 +194,8 @@ class Workspace:
             self.transactions.load()
         if self.customers is not None:
             self.customers.load()
+        for store in self.analytics:
+            store.load()
 
     def dispose(self) -> None:
         DOWNLOAD_KEYS.revoke(self.download_key)

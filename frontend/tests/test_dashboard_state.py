@@ -254,6 +254,24 @@ class TestApp:
         assert format_change(summary["change"]["total_spend"])[0] in card
         app.close()
 
+    def test_a_write_fetches_the_open_analytics_pages_again(self, api_url: str):
+        """After an import or an edit, the segments, movement and cohorts shown are fetched
+        again (their figures depend on the transactions), not left as they were."""
+        app = app_for(api_url)
+        log_in(app, ANALYST)
+        app.workspace.page("segments")
+        app.workspace.page("cohorts")
+        stores = app.workspace.analytics
+        assert [type(s).__name__ for s in stores] == [
+            "SegmentsStore",
+            "SegmentMovementStore",
+            "CohortsStore",
+        ]
+        before = [store.loaded for store in stores]
+        app._data_written("Imported")
+        assert [store.loaded for store in stores] == [n + 1 for n in before]
+        app.close()
+
     def test_viewer_gets_no_editor(self, api_url: str):
         app = app_for(api_url)
         log_in(app, VIEWER)
