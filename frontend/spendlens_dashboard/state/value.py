@@ -181,7 +181,13 @@ class LifetimeStore(Store):
             oldest = _API_CALLS.submit(self.client.list_transactions, sort="date", limit=1)
         page = calls["fits"].result()
         fits = page["items"]
-        fit = next((f for f in fits if f["state"] == "succeeded"), None)
+        # The latest *fitted* one, as the API's customer `clv` and the customers' CLV sort
+        # choose it (two fits can finish in another order than they were queued).
+        fit = max(
+            (f for f in fits if f["state"] == "succeeded"),
+            key=lambda f: (f.get("fitted_at") or "", f["id"]),
+            default=None,
+        )
         failed = None
         for candidate in fits:
             if candidate is fit:
