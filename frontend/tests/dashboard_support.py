@@ -68,3 +68,22 @@ class BrowserPage:
     page: object
     requests: list[str]
     url: str
+
+
+def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD):
+    """Log in through the page and wait for the overview's first figures; returns the tab."""
+    from playwright.sync_api import expect
+
+    tab = bp.page
+    tab.goto(bp.url)
+    tab.get_by_placeholder("you@company.example").fill(email)
+    tab.get_by_placeholder("Password").fill(password)
+    tab.get_by_role("button", name="Log in").click()
+    expect(tab.locator("[data-kpi-value=total_spend]")).not_to_have_text("…")
+    return tab
+
+
+def page_screenshot(name: str) -> Path:
+    """Where a named screenshot goes (test-output/screenshots/<name>.png)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS / f"{name}.png"

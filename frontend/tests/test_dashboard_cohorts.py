@@ -4,23 +4,13 @@ up to the dashboard's pinned today), before and after each control changes."""
 
 from __future__ import annotations
 
-from dashboard_support import ANALYST, DEMO_PASSWORD, SCREENSHOTS, BrowserPage
+from dashboard_support import ANALYST, SCREENSHOTS, BrowserPage, log_in
 from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
 from spendlens_dashboard.formatting import format_count, format_share
 
 TODAY = "2026-06-30"  # SPENDLENS_DASHBOARD_TODAY of the test run (conftest)
-
-
-def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD) -> Page:
-    tab = bp.page
-    tab.goto(bp.url)
-    tab.get_by_placeholder("you@company.example").fill(email)
-    tab.get_by_placeholder("Password").fill(password)
-    tab.get_by_role("button", name="Log in").click()
-    expect(tab.locator("[data-kpi-value=total_spend]")).not_to_have_text("…")
-    return tab
 
 
 def open_cohorts(tab: Page) -> None:

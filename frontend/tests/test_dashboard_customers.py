@@ -4,23 +4,13 @@ customer's page, each checked against what the API answers for the same question
 from __future__ import annotations
 
 
-from dashboard_support import ANALYST, DEMO_PASSWORD, BrowserPage
+from dashboard_support import ANALYST, BrowserPage, log_in, page_screenshot
 from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
 from spendlens_dashboard.formatting import format_count, format_money
 
 SEARCH_PLACEHOLDER = "Name, email or external id — press Enter"
-
-
-def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD) -> Page:
-    tab = bp.page
-    tab.goto(bp.url)
-    tab.get_by_placeholder("you@company.example").fill(email)
-    tab.get_by_placeholder("Password").fill(password)
-    tab.get_by_role("button", name="Log in").click()
-    expect(tab.locator("[data-kpi-value=total_spend]")).not_to_have_text("…")
-    return tab
 
 
 def open_customers(tab: Page) -> None:
@@ -156,11 +146,3 @@ def test_customer_filters_become_query_params():
         "signup_from": "2024-01-01",
         "lifecycle_stage": "churned",
     }
-
-
-def page_screenshot(name: str):
-    """Where a named screenshot goes (test-output/screenshots/<name>.png)."""
-    from dashboard_support import SCREENSHOTS
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / f"{name}.png"

@@ -21,8 +21,9 @@ from dashboard_support import (
     ROOT,
     VIEWER,
     BrowserPage,
-    DEMO_PASSWORD,
+    log_in,
     logged_in_client,
+    page_screenshot,
 )
 from playwright.sync_api import Page, expect
 
@@ -48,16 +49,6 @@ def fresh_org(api_url: str) -> tuple[str, str]:
     )
     assert answer.status_code == 201, answer.text
     return email, password
-
-
-def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD) -> Page:
-    tab = bp.page
-    tab.goto(bp.url)
-    tab.get_by_placeholder("you@company.example").fill(email)
-    tab.get_by_placeholder("Password").fill(password)
-    tab.get_by_role("button", name="Log in").click()
-    expect(tab.locator("[data-kpi-value=total_spend]")).not_to_have_text("…")
-    return tab
 
 
 def open_data(tab: Page) -> None:
@@ -351,11 +342,3 @@ def test_report_and_preview_frames():
     assert preview.to_dict("records") == [{"row": 1, "amount": "1.00", "problem": "zero"}]
     html = summary_html({"rows": 1200, "new": 3}, would_succeed=False)
     assert 'data-import-figure="rows">1,200<' in html and "would be refused" in html
-
-
-def page_screenshot(name: str):
-    """Where a named screenshot goes (test-output/screenshots/<name>.png)."""
-    from dashboard_support import SCREENSHOTS
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS / f"{name}.png"

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import httpx
 import pytest
-from dashboard_support import ANALYST, DEMO_PASSWORD, SCREENSHOTS, VIEWER, BrowserPage
+from dashboard_support import ANALYST, DEMO_PASSWORD, SCREENSHOTS, VIEWER, BrowserPage, log_in
 from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
@@ -32,16 +32,6 @@ DEMO_WINDOWS = {
     "calibration_end": "2025-12-31",
     "holdout_end": "2026-06-30",
 }
-
-
-def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD) -> Page:
-    tab = bp.page
-    tab.goto(bp.url)
-    tab.get_by_placeholder("you@company.example").fill(email)
-    tab.get_by_placeholder("Password").fill(password)
-    tab.get_by_role("button", name="Log in").click()
-    expect(tab.locator("[data-kpi-value=total_spend]")).not_to_have_text("…")
-    return tab
 
 
 def open_lifetime(tab: Page) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from dashboard_support import ANALYST, DEMO_PASSWORD, SCREENSHOTS, BrowserPage
+from dashboard_support import ANALYST, SCREENSHOTS, BrowserPage, log_in
 from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
@@ -32,16 +32,6 @@ SOURCES_JS = """
   return found;
 }
 """
-
-
-def log_in(bp: BrowserPage, email: str, password: str = DEMO_PASSWORD) -> Page:
-    tab = bp.page
-    tab.goto(bp.url)
-    tab.get_by_placeholder("you@company.example").fill(email)
-    tab.get_by_placeholder("Password").fill(password)
-    tab.get_by_role("button", name="Log in").click()
-    expect(tab.locator("[data-kpi-value=total_spend]")).not_to_have_text("…")
-    return tab
 
 
 def pick_date(tab: Page, css_class: str, day: str) -> None:

@@ -184,6 +184,13 @@ def set_aggregate_work_mem(db: Executor) -> None:
     db.execute(text(f"SET LOCAL work_mem = '{AGGREGATE_WORK_MEM}'"))
 
 
+def prefer_streamed_aggregates(db: Executor) -> None:
+    """For the rest of the transaction, group without hash tables: the per-customer aggregate
+    then streams out of the covering customer index in customer order (see store_snapshot);
+    the other groupings of an RFM answer are over ~100,000 scored rows at most."""
+    db.execute(text("SET LOCAL enable_hashagg = off"))
+
+
 def store_snapshot(
     conn: Connection,
     org_id: int,

@@ -158,6 +158,7 @@ def rows_as_of(session: Session, org: Organization, as_of: date | None) -> RfmRo
     day = as_of or org_today(org)
     cuts = current_cuts(session, org.id)
     repository.set_aggregate_work_mem(session)
+    repository.prefer_streamed_aggregates(session)
     rows = repository.computed_rows(org.id, org.base_currency, day, cuts)
     return RfmRows(rows, day, "computed", cuts.version)
 

@@ -15,6 +15,7 @@ import pandas as pd
 import panel as pn
 
 from spendlens_dashboard.components.frame_table import FrameTabulator
+from spendlens_dashboard.components.job_follower import JobFollower
 
 from spendlens_dashboard.api import ApiClient, ApiError
 from spendlens_dashboard.background import in_background
@@ -53,7 +54,6 @@ JOB_COLUMNS = {
     "created_at": "Queued",
     "finished_at": "Finished",
 }
-POLL_MS = 400
 
 
 MAPPED_FIELDS = {
@@ -189,9 +189,7 @@ class ImportPanel(pn.viewable.Viewer):
         self.on_job_changed = on_job_changed
         self.on_unauthorized = on_unauthorized
         self.notify = notify
-        self.job_id: int | None = None
-        self._poller = None
-        self._asking = False
+        self.follower = JobFollower(client, on_job=self._show_job, on_error=self._upload_failed)
         self.file = pn.widgets.FileInput(
             accept=".csv,.json,.jsonl,.txt", multiple=False, css_classes=["import-file"]
         )
@@ -418,45 +416,9 @@ class ImportPanel(pn.viewable.Viewer):
         self._job_started(job)
 
     def _job_started(self, job: dict) -> None:
-        self.job_id = job["id"]
+        self.follower.follow(job["id"])
         self.on_job_changed()
-        self._stop_polling()
-        self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
         self._show_job(job)
-
-    def _stop_polling(self) -> None:
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
-
-    def _poll(self) -> None:
-        """Every POLL_MS: ask GET /jobs/{id} off the event loop (one question at a time)."""
-        job_id = self.job_id
-        if job_id is None:
-            self._stop_polling()
-            return
-        if self._asking:
-            return
-        self._asking = True
-
-        def work() -> None:
-            try:
-                job = self.client.get_job(job_id)
-            except ApiError as error:
-                pn.state.execute(lambda error=error: self._poll_failed(job_id, error))
-                return
-            finally:
-                self._asking = False
-            if job_id == self.job_id:
-                pn.state.execute(lambda: self._show_job(job) if job_id == self.job_id else None)
-
-        in_background(work)
-
-    def _poll_failed(self, job_id: int, error: ApiError) -> None:
-        if job_id != self.job_id:
-            return
-        self._stop_polling()
-        self._upload_failed(error)
 
     def _show_job(self, job: dict) -> None:
         state, processed, total = job.get("state"), job.get("processed") or 0, job.get("total")
@@ -475,11 +437,11 @@ class ImportPanel(pn.viewable.Viewer):
                 ),
                 visible=True,
             )
-            if state in FINISHED and self._poller is not None:
+            if state in FINISHED and self.follower.following:
                 self._finished(job)
 
     def _finished(self, job: dict) -> None:
-        self._stop_polling()
+        self.follower.stop()
         self._set_busy(False)
         result = job.get("result") or {}
         state = job.get("state")
@@ -505,9 +467,13 @@ class ImportPanel(pn.viewable.Viewer):
         else:
             self.notify("error", f"Import #{job['id']} {state}.")
 
+    @property
+    def job_id(self) -> int | None:
+        """The job being followed (the latest import or retry)."""
+        return self.follower.job_id
+
     def dispose(self) -> None:
-        self._stop_polling()
-        self.job_id = None
+        self.follower.forget()
 
     def __panel__(self):
         return self._layout

@@ -17,6 +17,7 @@ from spendlens_dashboard import value_charts
 from spendlens_dashboard.api import ApiClient, ApiError
 from spendlens_dashboard.background import in_background
 from spendlens_dashboard.components.frame_table import FrameTabulator
+from spendlens_dashboard.components.job_follower import JobFollower
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.formatting import format_count, format_money
 from spendlens_dashboard.state.value import (
@@ -34,7 +35,6 @@ from spendlens_dashboard.state.value import (
     top_customers_frame,
 )
 
-POLL_MS = 400
 NO_FIT_MESSAGE = "No model fitted yet."
 TOP_TITLES = {
     "rank": "#",
@@ -186,10 +186,8 @@ class FitForm(pn.viewable.Viewer):
         self.on_finished = on_finished
         self.on_unauthorized = on_unauthorized
         self.notify = notify
-        self.job_id: int | None = None
         self.fit_id: int | None = None
-        self._poller = None
-        self._asking = False
+        self.follower = JobFollower(client, on_job=self._show_job, on_error=self._refused)
         self.defaults_set = False
         self.calibration_start = pn.widgets.DatePicker(
             label="Calibration from", width=160, css_classes=["clv-calibration-start"]
@@ -303,43 +301,9 @@ class FitForm(pn.viewable.Viewer):
         self._fail(f"The fit was refused: {error.message}")
 
     def _started(self, fit: dict) -> None:
-        self.fit_id, self.job_id = fit["id"], fit["job_id"]
-        self._stop_polling()
-        self._poller = pn.state.add_periodic_callback(self._poll, period=POLL_MS)
+        self.fit_id = fit["id"]
+        self.follower.follow(fit["job_id"])
         self._show_job({"id": fit["job_id"], "state": fit["state"], "processed": 0, "total": 0})
-
-    def _stop_polling(self) -> None:
-        if self._poller is not None:
-            self._poller.stop()
-            self._poller = None
-
-    def _poll(self) -> None:
-        """Every POLL_MS: ask GET /jobs/{id} off the event loop (one question at a time)."""
-        job_id = self.job_id
-        if job_id is None:
-            self._stop_polling()
-            return
-        if self._asking:
-            return
-        self._asking = True
-
-        def work() -> None:
-            try:
-                job = self.client.get_job(job_id)
-            except ApiError as error:
-                pn.state.execute(lambda error=error: self._poll_failed(job_id, error))
-                return
-            finally:
-                self._asking = False
-            if job_id == self.job_id:
-                pn.state.execute(lambda: self._show_job(job) if job_id == self.job_id else None)
-
-        in_background(work)
-
-    def _poll_failed(self, job_id: int, error: ApiError) -> None:
-        if job_id == self.job_id:
-            self._stop_polling()
-            self._refused(error)
 
     def _show_job(self, job: dict) -> None:
         state, processed, total = job.get("state"), job.get("processed") or 0, job.get("total")
@@ -358,11 +322,11 @@ class FitForm(pn.viewable.Viewer):
                 ),
                 visible=True,
             )
-            if state in FINISHED and self._poller is not None:
+            if state in FINISHED and self.follower.following:
                 self._finished(job)
 
     def _finished(self, job: dict) -> None:
-        self._stop_polling()
+        self.follower.stop()
         self.submit.disabled = False
         state = job.get("state")
         if state == "succeeded":
@@ -375,9 +339,13 @@ class FitForm(pn.viewable.Viewer):
             self.notify("error", f"Fit #{self.fit_id} {state}.")
         self.on_finished()
 
+    @property
+    def job_id(self) -> int | None:
+        """The job of the fit being followed."""
+        return self.follower.job_id
+
     def dispose(self) -> None:
-        self._stop_polling()
-        self.job_id = None
+        self.follower.forget()
 
     def __panel__(self):
         return self._layout
