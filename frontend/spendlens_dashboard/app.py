@@ -16,7 +16,7 @@ from spendlens_dashboard.api import ApiClient, ApiError
 from spendlens_dashboard.charts import category_colors
 from spendlens_dashboard.components.filter_bar import FilterBar
 from spendlens_dashboard.components.header import UserHeader
-from spendlens_dashboard.components.theme import ThemeSwitch
+from spendlens_dashboard.components.theme import ThemeSwitch, apply_chart_theme
 from spendlens_dashboard.config import DashboardSettings, get_settings
 from spendlens_dashboard.export import DOWNLOAD_KEYS
 from spendlens_dashboard.pages import NAVIGATION, PAGES
@@ -97,6 +97,8 @@ class Workspace:
                 "data": self._data_page,
             }
             self.pages[slug] = builders[slug]()
+            if self.app.theme_switch.dark:
+                apply_chart_theme(self.pages[slug], dark=True)
         return self.pages[slug]
 
     def _customers_page(self) -> pn.viewable.Viewer:
@@ -322,7 +324,8 @@ class App(pn.viewable.Viewer):
 
     def _theme_changed(self, dark: bool) -> None:
         if self.workspace is not None:
-            self.workspace.pages["overview"].set_theme(dark)
+            for page in self.workspace.pages.values():
+                apply_chart_theme(page, dark)
 
     def _data_written(self, message: str) -> None:
         self.notify("success", message)

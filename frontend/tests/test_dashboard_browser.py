@@ -304,6 +304,57 @@ def test_theme_switch_keeps_the_session_and_no_request_leaves(page: BrowserPage)
     assert hosts == {urlparse(page.url).netloc}
 
 
+# The background of every titled chart on screen (models of pages not shown stay in the
+# document until they are drawn again).
+CHART_BACKGROUNDS_JS = """
+() => {
+  const out = [];
+  for (const doc of window.Bokeh.documents) {
+    for (const model of doc.all_models) {
+      if (!('renderers' in model) || !model.title || !model.title.text) { continue; }
+      const view = window.Bokeh.index.find_one(model);
+      if (view && view.el.isConnected && view.el.offsetParent !== null) {
+        out.push(model.background_fill_color);
+      }
+    }
+  }
+  return out;
+}
+"""
+DARK_BACKGROUND = "#2b3035"  # Panel's dark Bokeh theme
+
+
+def chart_backgrounds(tab: Page) -> list[str]:
+    return tab.evaluate(CHART_BACKGROUNDS_JS)
+
+
+def test_the_dark_theme_reaches_the_charts_of_every_page(page: BrowserPage):
+    """Charts drawn before the switch are redrawn dark, and pages opened after it draw dark."""
+    tab = log_in(page, ANALYST)
+    tab.get_by_role("button", name="Segments", exact=True).click()
+    expect(tab.locator(".bk-Canvas, canvas").first).to_be_visible()
+    tab.wait_for_function(f"({CHART_BACKGROUNDS_JS.strip()})().length >= 4")
+    assert DARK_BACKGROUND not in chart_backgrounds(tab)
+    tab.locator(".theme-switch .bk-knob").click()
+    expect(tab.locator("html")).to_have_attribute("data-bs-theme", "dark")
+    every_chart_dark = (
+        f"(() => {{ const b = ({CHART_BACKGROUNDS_JS.strip()})(); "
+        f"return b.length >= 4 && b.every(c => c === '{DARK_BACKGROUND}'); }})()"
+    )
+    tab.wait_for_function(every_chart_dark)  # the segments' charts, redrawn
+    tab.get_by_role("button", name="Cohorts", exact=True).click()  # a page opened after
+    expect(tab.locator("[data-cohorts=count]")).to_be_visible()
+    tab.wait_for_function(f"({CHART_BACKGROUNDS_JS.strip()})().length >= 1")
+    tab.wait_for_function(every_chart_dark.replace(">= 4", ">= 1"))
+    tab.get_by_role("button", name="Overview", exact=True).click()  # the live charts
+    tab.wait_for_function(every_chart_dark)
+    tab.locator(".theme-switch .bk-knob").click()  # and back to light
+    tab.wait_for_function(
+        f"(() => {{ const b = ({CHART_BACKGROUNDS_JS.strip()})(); "
+        f"return b.length >= 4 && b.every(c => c !== '{DARK_BACKGROUND}'); }})()"
+    )
+
+
 def page_screenshot(name: str):
     from dashboard_support import SCREENSHOTS
 

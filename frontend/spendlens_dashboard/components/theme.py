@@ -112,3 +112,20 @@ def light_bokeh_theme() -> Theme:
 
 def bokeh_theme(dark: bool) -> Theme:
     return DarkTheme.bokeh_theme if dark else light_bokeh_theme()
+
+
+def apply_chart_theme(page, dark: bool) -> None:
+    """Redraw a page's charts in the light or dark Bokeh theme.
+
+    A page with its own `set_theme` (the overview's live charts) does it itself; otherwise every
+    HoloViews pane on the page gets the theme and draws a new plot with it (Bokeh applies a theme
+    when a plot is made, not to one already in the browser). Charts drawn later take the
+    document's theme, which the panes set."""
+    if hasattr(page, "set_theme"):
+        page.set_theme(dark)
+        return
+    theme = bokeh_theme(dark)
+    for pane in page.__panel__().select(pn.pane.HoloViews):
+        pane.theme = theme
+        if pane.object is not None:
+            pane.param.trigger("object")
