@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import param
 
-from spendlens_dashboard.state.stores import _API_CALLS, Store
+from spendlens_dashboard.state.stores import API_CALLS, Store
 
 NO_SEGMENT = "none"
 NO_SEGMENT_LABELS = {"from": "No RFM yet", "to": "No RFM any more"}
@@ -206,7 +206,7 @@ class SegmentsStore(Store):
 
     def _fetch(self) -> dict[str, Any]:
         day = self.as_of.isoformat() if self.as_of else None
-        grid = _API_CALLS.submit(self.client.segment_grid, day)
+        grid = API_CALLS.submit(self.client.segment_grid, day)
         overview = self.client.segments(day)
         grid_answer = grid.result()
         return {

@@ -20,7 +20,7 @@ from spendlens_dashboard.state.filters import Filters
 logger = logging.getLogger("spendlens_dashboard")
 
 # API calls of one refresh run side by side; shared by all sessions of the process.
-_API_CALLS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="spendlens-api")
+API_CALLS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="spendlens-api")
 
 TIMESERIES_COLUMNS = [
     "period_start",
@@ -170,7 +170,7 @@ class CatalogStore(Store):
         return {m["name"]: m["default_category"] or "" for m in self.merchants}
 
     def _fetch(self) -> dict[str, Any]:
-        categories = _API_CALLS.submit(self.client.categories)
+        categories = API_CALLS.submit(self.client.categories)
         merchants = self.client.all_merchants()
         return {
             "categories": sorted(c["category"] for c in categories.result()),
@@ -227,10 +227,10 @@ class OverviewStore(FilteredStore):
     def _fetch(self) -> dict[str, Any]:
         params = self.filters.query_params()
         calls = {
-            "summary": _API_CALLS.submit(self.client.metrics, params),
-            "timeseries": _API_CALLS.submit(self.client.timeseries, params, interval=self.interval),
-            "categories": _API_CALLS.submit(self.client.breakdown, params, by="category", top=25),
-            "merchants": _API_CALLS.submit(
+            "summary": API_CALLS.submit(self.client.metrics, params),
+            "timeseries": API_CALLS.submit(self.client.timeseries, params, interval=self.interval),
+            "categories": API_CALLS.submit(self.client.breakdown, params, by="category", top=25),
+            "merchants": API_CALLS.submit(
                 self.client.breakdown, params, by="merchant", top=self.top_merchants
             ),
         }

@@ -13,7 +13,7 @@ import pandas as pd
 import param
 
 from spendlens_dashboard.formatting import format_count, format_money
-from spendlens_dashboard.state.stores import _API_CALLS, Store
+from spendlens_dashboard.state.stores import API_CALLS, Store
 
 TOP_CUSTOMERS = 20
 HOLDOUT_DAYS = 90
@@ -175,10 +175,10 @@ class LifetimeStore(Store):
     last_day = param.Date(default=None, allow_None=True)
 
     def _fetch(self) -> dict[str, Any]:
-        calls = {"fits": _API_CALLS.submit(self.client.list_clv_fits, limit=20)}
+        calls = {"fits": API_CALLS.submit(self.client.list_clv_fits, limit=20)}
         if self.with_data_range:
-            newest = _API_CALLS.submit(self.client.list_transactions, sort="-date", limit=1)
-            oldest = _API_CALLS.submit(self.client.list_transactions, sort="date", limit=1)
+            newest = API_CALLS.submit(self.client.list_transactions, sort="-date", limit=1)
+            oldest = API_CALLS.submit(self.client.list_transactions, sort="date", limit=1)
         page = calls["fits"].result()
         fits = page["items"]
         # The latest *fitted* one, as the API's customer `clv` and the customers' CLV sort
@@ -205,7 +205,7 @@ class LifetimeStore(Store):
             "top": top_customers_frame([], self.currency),
         }
         if fit is not None:
-            summary = _API_CALLS.submit(self.client.clv_fit_summary, fit["id"])
+            summary = API_CALLS.submit(self.client.clv_fit_summary, fit["id"])
             top = self.client.clv_estimates(fit["id"], sort="-clv", limit=TOP_CUSTOMERS)
             values["summary"] = summary.result()
             values["top"] = top_customers_frame(top["items"], self.currency)
