@@ -82,7 +82,28 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
     results = seed_demo(get_engine(), as_of=args.as_of, scale=args.scale)
     print(main_summary(results))
+    created = [result.slug for result in results if result.created]
+    if created:
+        _queue_first_rfm_snapshots(created, args.as_of)
+        print(f"queued the first RFM snapshot of {', '.join(created)} (the worker computes it)")
     return 0
+
+
+def _queue_first_rfm_snapshots(slugs: list[str], as_of) -> None:
+    """New demo organisations get an RFM snapshot as of their last day of data right away (not
+    at the next nightly run), so segment filters and customers' RFM work from the start."""
+    from sqlalchemy import select
+
+    from spendlens.db import get_engine
+    from spendlens.models import Organization
+    from spendlens.segments.service import queue_recompute
+
+    with get_engine().begin() as conn:
+        orgs = conn.execute(
+            select(Organization.id).where(Organization.slug.in_(slugs)).order_by(Organization.id)
+        ).scalars()
+        for org_id in list(orgs):
+            queue_recompute(conn, org_id, trigger="seed", as_of=as_of)
 
 
 def _serve(host: str, port: int, reload: bool = False) -> None:

@@ -39,9 +39,26 @@ def test_migrate_then_seed_twice_changes_nothing(cli_database, capsys):
         with engine.connect() as conn:
             before = conn.execute(FINGERPRINT).one()
             users_before = conn.execute(text("SELECT email, password_hash FROM users")).all()
-        assert main(["seed", "--as-of", "2026-03-31", "--scale", "0.05"]) == 0
-        assert "already present" in capsys.readouterr().out
+        assert "queued the first RFM snapshot of acme-retail, globex" in first
+        rfm_jobs = text(
+            "SELECT o.slug, j.state, j.params->>'as_of', j.params->>'trigger' FROM jobs j "
+            "JOIN organizations o ON o.id = j.org_id WHERE j.kind = 'rfm' ORDER BY o.slug"
+        )
         with engine.connect() as conn:
+            queued = conn.execute(rfm_jobs).all()
+            procrastinate_jobs = conn.execute(
+                text("SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'")
+            ).scalar_one()
+        assert [tuple(row) for row in queued] == [
+            ("acme-retail", "queued", "2026-03-31", "seed"),
+            ("globex", "queued", "2026-03-31", "seed"),
+        ]
+        assert procrastinate_jobs == 2  # a worker picks them up
+        assert main(["seed", "--as-of", "2026-03-31", "--scale", "0.05"]) == 0
+        again = capsys.readouterr().out
+        assert "already present" in again and "queued" not in again
+        with engine.connect() as conn:
+            assert len(conn.execute(rfm_jobs).all()) == 2  # nothing queued twice
             assert conn.execute(FINGERPRINT).one() == before
             assert conn.execute(text("SELECT email, password_hash FROM users")).all() == (
                 users_before

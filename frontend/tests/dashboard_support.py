@@ -87,3 +87,15 @@ def page_screenshot(name: str) -> Path:
     """Where a named screenshot goes (test-output/screenshots/<name>.png)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS / f"{name}.png"
+
+
+def wait_for_job(client: ApiClient, job_id: int, timeout: float = 60.0) -> dict:
+    """Poll GET /jobs/{id} until a worker finished it (fixture-style wait on a background job)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get_job(job_id)
+        if job["state"] in ("succeeded", "failed", "cancelled"):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s")
+        time.sleep(0.2)

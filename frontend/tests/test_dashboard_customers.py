@@ -4,7 +4,8 @@ customer's page, each checked against what the API answers for the same question
 from __future__ import annotations
 
 
-from dashboard_support import ANALYST, BrowserPage, log_in, page_screenshot
+import httpx
+from dashboard_support import ANALYST, BrowserPage, log_in, page_screenshot, wait_for_job
 from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
@@ -85,6 +86,40 @@ def test_search_sort_and_open_a_customer(page: BrowserPage, analyst_client: ApiC
     # Back to the list, which kept its search and sort.
     tab.get_by_role("button", name="← All customers").click()
     expect_rows(tab, by_spend)
+
+
+def choose_segment(tab: Page, label: str) -> None:
+    picker = tab.get_by_placeholder("Any segment")
+    picker.click()
+    picker.press_sequentially(label)
+    tab.get_by_role("option", name=label, exact=True).click()
+    picker.press("Escape")
+
+
+def test_segment_filter_lists_the_snapshots_members(
+    page: BrowserPage, analyst_client: ApiClient, api_url: str, job_worker
+):
+    """After an RFM snapshot (queued through the API, run by the worker), picking segments
+    lists exactly the customers the API puts in them."""
+    answer = httpx.post(
+        f"{api_url}/api/v1/segments/recompute",
+        json={"as_of": "2026-06-30"},
+        headers={"Authorization": f"Bearer {analyst_client.token}"},
+        timeout=30,
+    )
+    assert answer.status_code == 202, answer.text
+    assert wait_for_job(analyst_client, answer.json()["id"])["state"] == "succeeded"
+    tab = log_in(page, ANALYST)
+    open_customers(tab)
+    choose_segment(tab, "Champions")
+    champions = analyst_client.list_customers({"segment": ["champions"]}, sort="name", limit=20)
+    assert 0 < champions["total"] < analyst_client.list_customers(limit=1)["total"]
+    expect_rows(tab, champions)
+    choose_segment(tab, "At Risk")
+    both = {"segment": ["champions", "at_risk"]}
+    expected = analyst_client.list_customers(both, sort="name", limit=20)
+    assert expected["total"] > champions["total"]
+    expect_rows(tab, expected)
 
 
 def test_filters_apply_without_reload(page: BrowserPage, analyst_client: ApiClient):

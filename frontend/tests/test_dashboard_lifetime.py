@@ -7,13 +7,20 @@ scores, P(alive) and CLV after a recompute and a fit.
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import date, timedelta
 
 import httpx
 import pytest
-from dashboard_support import ANALYST, DEMO_PASSWORD, SCREENSHOTS, VIEWER, BrowserPage, log_in
+from dashboard_support import (
+    ANALYST,
+    DEMO_PASSWORD,
+    SCREENSHOTS,
+    VIEWER,
+    BrowserPage,
+    log_in,
+    wait_for_job,
+)
 from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
@@ -47,18 +54,6 @@ def screenshot(tab: Page, name: str, height: int = 1000) -> None:
     tab.wait_for_timeout(300)  # the charts re-lay out to the new size
     tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
     tab.set_viewport_size(size)
-
-
-def wait_for_job(client: ApiClient, job_id: int, timeout: float = 60.0) -> dict:
-    """Poll GET /jobs/{id} until the worker finished it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = client.get_job(job_id)
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s")
-        time.sleep(0.2)
 
 
 def day_of(timestamp: str) -> date:

@@ -44,7 +44,7 @@ from spendlens.segments.schemas import (
 
 JOB_KIND = "rfm"
 ZERO = Decimal("0.00")
-Trigger = Literal["api", "schedule", "import"]
+Trigger = Literal["api", "schedule", "import", "seed"]
 
 
 # --- settings -----------------------------------------------------------------------------------

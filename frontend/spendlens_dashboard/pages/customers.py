@@ -15,6 +15,7 @@ from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.components.table import ApiPagedTabulator
 from spendlens_dashboard.formatting import format_count, format_money
 from spendlens_dashboard.state.value import format_fixed, format_percent
+from spendlens_dashboard.state.analytics import SEGMENT_LABELS
 from spendlens_dashboard.state.customers import (
     LIFECYCLE_STAGES,
     CustomerDetailStore,
@@ -306,6 +307,15 @@ class CustomersPage(pn.viewable.Viewer):
             width=150,
         )
         self.stage.param.watch(lambda e: setattr(store, "lifecycle_stage", e.new or ""), "value")
+        self.segments = pn.widgets.MultiChoice(
+            label="RFM segments",
+            options={label: slug for slug, label in SEGMENT_LABELS.items()},
+            placeholder="Any segment",
+            width=260,
+            css_classes=["customers-segments"],
+            description="Segments of the latest stored RFM snapshot (see the Segments page)",
+        )
+        self.segments.param.watch(lambda e: setattr(store, "segments", list(e.new)), "value")
         self.signup_from = pn.widgets.DatePicker(label="Signed up from", width=150)
         self.signup_to = pn.widgets.DatePicker(label="Signed up to", width=150)
         self.signup_from.param.watch(lambda e: setattr(store, "signup_from", e.new), "value")
@@ -338,7 +348,7 @@ class CustomersPage(pn.viewable.Viewer):
         store.param.watch(lambda _: pn.state.execute(self._draw), "loaded")
         self.list_view = pn.Column(
             pn.Row(self.search, sizing_mode="stretch_width"),
-            pn.FlexBox(self.countries, self.stage, self.signup_from, self.signup_to),
+            pn.FlexBox(self.countries, self.stage, self.segments, self.signup_from, self.signup_to),
             self.count,
             self.empty,
             self.table,

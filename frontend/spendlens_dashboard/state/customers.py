@@ -65,6 +65,7 @@ class CustomersStore(Store):
     signup_from = param.Date(default=None, allow_None=True)
     signup_to = param.Date(default=None, allow_None=True)
     lifecycle_stage = param.String(default="")
+    segments = param.List(default=[], item_type=str, doc="RFM segments (latest stored snapshot)")
     sort = param.Selector(objects=CUSTOMER_SORTS, default="name")
     page = param.Integer(default=1, bounds=(1, None))
     page_size = param.Integer(default=20, bounds=(1, 100))
@@ -89,10 +90,19 @@ class CustomersStore(Store):
             params["signup_to"] = self.signup_to.isoformat()
         if self.lifecycle_stage:
             params["lifecycle_stage"] = self.lifecycle_stage
+        if self.segments:
+            params["segment"] = list(self.segments)
         return params
 
     @param.depends(
-        "q", "countries", "signup_from", "signup_to", "lifecycle_stage", "sort", watch=True
+        "q",
+        "countries",
+        "signup_from",
+        "signup_to",
+        "lifecycle_stage",
+        "segments",
+        "sort",
+        watch=True,
     )
     def _query_changed(self) -> None:
         if self.page != 1:
