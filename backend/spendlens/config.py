@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     # Largest accepted import upload (bytes); bigger ones get 413 before they are read.
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    # Daily RFM snapshots older than this many days are thinned to the last one of each month
+    # (a nightly task); 0 keeps every snapshot.
+    rfm_daily_snapshot_days: int = Field(default=400, ge=0)
 
     @model_validator(mode="after")
     def _refuse_example_secret(self) -> "Settings":

@@ -464,3 +464,29 @@ def lock_settings(session: Session, org_id: int) -> None:
         text("SELECT pg_advisory_xact_lock(:lock_class, CAST(:org_id % 2147483647 AS integer))"),
         {"lock_class": _SNAPSHOT_LOCK_CLASS + 1, "org_id": org_id},
     )
+
+
+def thin_old_snapshots(conn: Connection, *, before: date) -> int:
+    """Delete every organisation's snapshots (and their scores) dated before `before`, except the
+    latest one of each calendar month; returns how many snapshots went. The history stays, at
+    one snapshot a month; days from `before` on are all kept."""
+    result = conn.execute(
+        text("""
+            WITH ranked AS (
+                SELECT org_id, as_of, row_number() OVER (
+                    PARTITION BY org_id, date_trunc('month', as_of) ORDER BY as_of DESC
+                ) AS newest_first
+                FROM rfm_snapshots
+                WHERE as_of < :before
+            ), doomed AS (
+                SELECT org_id, as_of FROM ranked WHERE newest_first > 1
+            ), scores AS (
+                DELETE FROM rfm_scores s USING doomed d
+                WHERE s.org_id = d.org_id AND s.as_of = d.as_of
+            )
+            DELETE FROM rfm_snapshots s USING doomed d
+            WHERE s.org_id = d.org_id AND s.as_of = d.as_of
+            """),
+        {"before": before},
+    )
+    return result.rowcount

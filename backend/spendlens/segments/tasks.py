@@ -6,9 +6,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, date, datetime, timedelta
 
+from spendlens.config import get_settings
 from spendlens.db import get_engine
 from spendlens.jobs.queue import queue
 from spendlens.jobs.runner import run_job
+from spendlens.segments.repository import thin_old_snapshots
 from spendlens.segments.service import execute_recompute, queue_daily_recomputes
 
 logger = logging.getLogger("spendlens.jobs")
@@ -35,3 +37,25 @@ def schedule_daily_recomputes(timestamp: int) -> int:
         queued = queue_daily_recomputes(conn, as_of)
     logger.info("queued %s RFM recomputes as of %s", queued, as_of)
     return queued
+
+
+def thinning_cutoff(timestamp: int, keep_days: int) -> date | None:
+    """The first day whose snapshots are all kept (None: keep everything)."""
+    if keep_days <= 0:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).date() - timedelta(days=keep_days)
+
+
+# 03:40 UTC, after the daily recomputes.
+@queue.periodic(cron="40 3 * * *")
+@queue.task(name="segments.thin_snapshots", queueing_lock="segments.thin_snapshots")
+def thin_snapshots(timestamp: int) -> int:
+    """Thin daily snapshots older than SPENDLENS_RFM_DAILY_SNAPSHOT_DAYS to one a month."""
+    cutoff = thinning_cutoff(timestamp, get_settings().rfm_daily_snapshot_days)
+    if cutoff is None:
+        return 0
+    with get_engine().begin() as conn:
+        deleted = thin_old_snapshots(conn, before=cutoff)
+    if deleted:
+        logger.info("thinned %d RFM snapshot(s) dated before %s", deleted, cutoff)
+    return deleted

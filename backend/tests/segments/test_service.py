@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, text
 
 from spendlens.models import Job, RfmSettings, RfmSnapshot
-from spendlens.segments import service
+from spendlens.segments import repository, service
 from spendlens.segments.definitions import SEGMENT_GRID, Segment, fm_score
 from spendlens.testing import DEMO_AS_OF
 from tests.builders import create_customer, create_org, create_transaction, create_user
@@ -270,3 +270,46 @@ class TestRecomputeJob:
 
         midnight_past = int(datetime(2026, 7, 1, 0, 15, tzinfo=UTC).timestamp())
         assert day_before(midnight_past) == date(2026, 6, 30)
+
+
+class TestThinningOldSnapshots:
+    def test_old_days_keep_the_last_snapshot_of_each_month(self, session, connection, edge_org):
+        org, _ = edge_org
+        other = create_org(session, base_currency="USD", timezone="UTC")
+        days = [
+            "2025-12-30", "2025-12-31", "2026-01-05", "2026-01-20", "2026-01-31",
+            "2026-02-10", "2026-02-27", "2026-03-01", "2026-03-02",
+        ]  # fmt: skip
+        for day in days:
+            store(connection, org.id, date.fromisoformat(day))
+        # Another organisation's only January day stays, whatever the first one keeps.
+        for day in ("2026-01-20", "2026-02-05", "2026-02-06"):
+            store(connection, other.id, date.fromisoformat(day))
+        scores_before = stored(connection, org.id, date(2026, 1, 31))
+
+        deleted = repository.thin_old_snapshots(connection, before=date(2026, 3, 1))
+
+        def snapshot_days(org_id):
+            query = "SELECT as_of::text FROM rfm_snapshots WHERE org_id = :org ORDER BY as_of"
+            return list(connection.execute(text(query), {"org": org_id}).scalars())
+
+        assert snapshot_days(org.id) == [
+            "2025-12-31", "2026-01-31", "2026-02-27", "2026-03-01", "2026-03-02",
+        ]  # fmt: skip
+        assert snapshot_days(other.id) == ["2026-01-20", "2026-02-06"]
+        assert deleted == 4 + 1
+        for day in ("2025-12-30", "2026-01-05", "2026-01-20", "2026-02-10"):
+            assert stored(connection, org.id, date.fromisoformat(day)) == {}  # scores went too
+        assert stored(connection, org.id, date(2026, 1, 31)) == scores_before != {}
+        assert repository.thin_old_snapshots(connection, before=date(2026, 3, 1)) == 0
+
+    def test_the_nightly_cutoff_follows_the_setting(self):
+        from spendlens.segments.tasks import thinning_cutoff
+
+        night = int(datetime(2026, 7, 1, 3, 40, tzinfo=UTC).timestamp())
+        assert thinning_cutoff(night, 400) == date(2025, 5, 27)
+        assert thinning_cutoff(night, 0) is None  # 0 keeps every snapshot
+        from spendlens.jobs.queue import queue
+
+        crons = {p.task.name: p.cron for p in queue.periodic_registry.periodic_tasks.values()}
+        assert crons["segments.thin_snapshots"] == "40 3 * * *"  # the worker runs it nightly
