@@ -120,6 +120,39 @@ def test_segment_filter_lists_the_snapshots_members(
     expected = analyst_client.list_customers(both, sort="name", limit=20)
     assert expected["total"] > champions["total"]
     expect_rows(tab, expected)
+    # Each row names its segment, as the API does.
+    segments = tab.locator(
+        ".customers-table .tabulator-row .tabulator-cell[tabulator-field='segment']"
+    )
+    labels = {"champions": "Champions", "at_risk": "At Risk"}
+    assert segments.all_inner_texts() == [labels[c["segment"]] for c in expected["items"]]
+
+
+def test_sorting_by_lifetime_value_goes_through_the_api(
+    page: BrowserPage, analyst_client: ApiClient, job_worker
+):
+    """With a CLV fit (queued through the API, run by the worker), the CLV column shows each
+    customer's value and sorts the list by it."""
+    fit = analyst_client.create_clv_fit(
+        {
+            "calibration_start": "2024-07-01",
+            "calibration_end": "2025-12-31",
+            "holdout_end": "2026-06-30",
+        }
+    )
+    assert wait_for_job(analyst_client, fit["job_id"])["state"] == "succeeded"
+    tab = log_in(page, ANALYST)
+    open_customers(tab)
+    header = tab.locator(
+        ".customers-table .tabulator-col[tabulator-field='clv'] .tabulator-col-title"
+    )
+    header.click()
+    expect_rows(tab, analyst_client.list_customers(sort="clv", limit=20))
+    header.click()
+    by_value = analyst_client.list_customers(sort="-clv", limit=20)
+    expect_rows(tab, by_value)
+    values = tab.locator(".customers-table .tabulator-row .tabulator-cell[tabulator-field='clv']")
+    assert values.all_inner_texts() == [format_money(c["clv"], "USD") for c in by_value["items"]]
 
 
 def test_filters_apply_without_reload(page: BrowserPage, analyst_client: ApiClient):

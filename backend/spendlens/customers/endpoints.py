@@ -13,6 +13,7 @@ from spendlens.customers.schemas import (
     CustomerCreate,
     CustomerDeleted,
     CustomerDetail,
+    CustomerListItem,
     CustomerOut,
     CustomerSort,
     CustomerUpdate,
@@ -24,7 +25,7 @@ from spendlens.kit.pagination import Page, PaginationDep
 router = APIRouter(prefix="/customers", tags=["customers"])
 
 
-@router.get("", response_model=Page[CustomerOut], responses=error_responses(401, 422))
+@router.get("", response_model=Page[CustomerListItem], responses=error_responses(401, 422))
 def list_customers(
     user: CurrentUser,
     org: CurrentOrg,
@@ -41,7 +42,7 @@ def list_customers(
             )
         ),
     ] = CustomerSort.name_asc,
-) -> Page[CustomerOut]:
+) -> Page[CustomerListItem]:
     """List the organisation's customers with spending totals, searched, filtered and sorted."""
     items, total = service.list_customers(
         session, org, filters, sort=sort, skip=page.skip, limit=page.limit

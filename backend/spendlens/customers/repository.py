@@ -33,6 +33,7 @@ from spendlens.customers.filters import CustomerFilters, filter_conditions
 from spendlens.customers.schemas import CustomerSort
 from spendlens.metrics.definitions import TOTAL_SPEND, TRANSACTION_COUNT
 from spendlens.models import Customer, Transaction
+from spendlens.segments import repository as segments_repository
 
 transactions = Transaction.__table__
 # Sorts by a figure of the latest CLV fit: (column of clv_estimates, descending).
@@ -167,12 +168,18 @@ def list_page(
     limit: int,
 ) -> list[dict[str, Any]]:
     page = _page(org_id, currency, filters, sort, skip, limit)
-    totals = customer_totals(org_id, currency, select(page.c.customer_id))
+    on_page = select(page.c.customer_id)
+    totals = customer_totals(org_id, currency, on_page)
+    segments = segments_repository.latest_segments(org_id, on_page)
+    estimates = clv_repository.latest_estimates(org_id, name="estimates")
     query = (
         _profile_with_totals(totals)
+        .add_columns(segments.c.segment, estimates.c.clv, estimates.c.p_alive)
         .select_from(page)
         .join(Customer, (Customer.org_id == org_id) & (Customer.id == page.c.customer_id))
         .outerjoin(totals, totals.c.customer_id == Customer.id)
+        .outerjoin(segments, segments.c.customer_id == Customer.id)
+        .outerjoin(estimates, estimates.c.customer_id == Customer.id)
         .order_by(page.c.position)
     )
     return [dict(row) for row in session.execute(query).mappings()]

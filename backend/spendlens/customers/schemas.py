@@ -63,6 +63,20 @@ class CustomerOut(BaseModel):
     last_purchase: UtcDatetime | None = Field(description="Time of the latest purchase (UTC)")
 
 
+class CustomerListItem(CustomerOut):
+    """A customer of the list: the profile and totals, with the latest RFM segment and CLV."""
+
+    segment: str | None = Field(
+        default=None, description="RFM segment in the latest stored snapshot (null: none)"
+    )
+    clv: Money | None = Field(
+        default=None, description="Expected lifetime value from the latest CLV fit (null: none)"
+    )
+    p_alive: float | None = Field(
+        default=None, description="Probability of being alive from the latest CLV fit"
+    )
+
+
 class MonthlySpend(BaseModel):
     month: date = Field(description="First day of the UTC calendar month")
     total_spend: Money

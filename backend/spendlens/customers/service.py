@@ -12,6 +12,7 @@ from spendlens.customers.schemas import (
     CustomerCreate,
     CustomerDeleted,
     CustomerDetail,
+    CustomerListItem,
     CustomerOut,
     CustomerSort,
     CustomerUpdate,
@@ -37,12 +38,12 @@ def list_customers(
     sort: CustomerSort,
     skip: int,
     limit: int,
-) -> tuple[list[CustomerOut], int]:
+) -> tuple[list[CustomerListItem], int]:
     total = repository.count(session, org.id, filters)
     rows = repository.list_page(
         session, org.id, org.base_currency, filters, sort=sort, skip=skip, limit=limit
     )
-    return [CustomerOut.model_validate(row) for row in rows], total
+    return [CustomerListItem.model_validate(row) for row in rows], total
 
 
 def _get_with_totals(session: Session, org: Organization, customer_id: int) -> CustomerOut:

@@ -40,7 +40,7 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import ColumnElement, FromClause
+from sqlalchemy.sql.expression import ColumnElement, FromClause, Subquery
 
 from spendlens.metrics.definitions import TOTAL_SPEND, TRANSACTION_COUNT
 from spendlens.models import Customer, RfmScore, RfmSettings, RfmSnapshot, Transaction
@@ -416,21 +416,36 @@ def list_page(
     return [], session.execute(count).scalar_one()
 
 
+def _latest_as_of(org_id: int):
+    """Scalar subquery: the day of the organisation's latest stored snapshot."""
+    return select(func.max(RfmSnapshot.as_of)).where(RfmSnapshot.org_id == org_id).scalar_subquery()
+
+
 def latest_segment_members(org_id: int, segments: Sequence[str]) -> Select:
     """Ids of the customers in one of `segments` in the organisation's latest stored snapshot."""
-    latest = (
-        select(func.max(RfmSnapshot.as_of)).where(RfmSnapshot.org_id == org_id).scalar_subquery()
-    )
     return select(RfmScore.customer_id).where(
-        RfmScore.org_id == org_id, RfmScore.as_of == latest, RfmScore.segment.in_(segments)
+        RfmScore.org_id == org_id,
+        RfmScore.as_of == _latest_as_of(org_id),
+        RfmScore.segment.in_(segments),
+    )
+
+
+def latest_segments(org_id: int, customer_ids: Select, *, name: str = "segments") -> Subquery:
+    """customer_id and segment of `customer_ids` in the organisation's latest stored snapshot."""
+    return (
+        select(RfmScore.customer_id, RfmScore.segment)
+        .where(
+            RfmScore.org_id == org_id,
+            RfmScore.as_of == _latest_as_of(org_id),
+            RfmScore.customer_id.in_(customer_ids),
+        )
+        .subquery(name)
     )
 
 
 def latest_customer_rfm(session: Session, org_id: int, customer_id: int) -> RfmScore | None:
     """The customer's row in the organisation's latest stored snapshot, if they have one."""
-    latest = (
-        select(func.max(RfmSnapshot.as_of)).where(RfmSnapshot.org_id == org_id).scalar_subquery()
-    )
+    latest = _latest_as_of(org_id)
     query = select(RfmScore).where(
         RfmScore.org_id == org_id, RfmScore.as_of == latest, RfmScore.customer_id == customer_id
     )

@@ -18,6 +18,7 @@ from spendlens.clv import model
 from spendlens.clv.service import execute_fit
 from spendlens.jobs.runner import Progress, execute_job
 from spendlens.models import ClvEstimate
+from spendlens.testing import DEMO_AS_OF
 from tests.builders import create_customer, create_org, create_transaction, create_user, headers_for
 
 FITS = "/api/v1/clv/fits"
@@ -387,6 +388,33 @@ class TestCustomersWithClv:
                 break
         assert items[: len(expected)] == expected
         assert newcomer.id in items[len(expected) :]
+
+    def test_list_items_carry_the_latest_segment_and_clv(
+        self, client, connection, demo, auth_headers, acme_fit
+    ):
+        """Each customer of a page shows their segment in the latest stored snapshot and their
+        CLV and P(alive) from the latest fit, as the detail does."""
+        from tests.segments.helpers import store, stored
+
+        store(connection, demo.acme.id, DEMO_AS_OF)
+        segments = {
+            c: rfm.segment for c, rfm in stored(connection, demo.acme.id, DEMO_AS_OF).items()
+        }
+        estimates = latest_estimates(connection, acme_fit["id"])
+        headers = auth_headers("viewer@acme.example")
+        for sort in ("-clv", "name"):
+            page = client.get(CUSTOMERS, params={"sort": sort, "limit": 50}, headers=headers)
+            assert page.status_code == 200, page.text
+            for item in page.json()["items"]:
+                estimate = estimates.get(item["id"])
+                assert item["segment"] == segments.get(item["id"])
+                if estimate is None:
+                    assert (item["clv"], item["p_alive"]) == (None, None)
+                else:
+                    assert item["clv"] == f"{estimate.clv:.2f}"
+                    assert item["p_alive"] == pytest.approx(float(estimate.p_alive))
+        top = client.get(CUSTOMERS, params={"sort": "-clv", "limit": 1}, headers=headers).json()
+        assert top["items"][0]["segment"] is not None and top["items"][0]["clv"] is not None
 
     def test_export_adds_clv_columns_only_on_request(
         self, client, connection, demo, auth_headers, acme_fit

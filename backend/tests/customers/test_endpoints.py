@@ -150,8 +150,13 @@ class TestListCustomers:
             "transaction_count",
             "first_purchase",
             "last_purchase",
+            "segment",
+            "clv",
+            "p_alive",
         }
         assert isinstance(first["total_spend"], str)
+        # No RFM snapshot and no CLV fit yet in the demo data.
+        assert (first["segment"], first["clv"], first["p_alive"]) == (None, None, None)
 
     @pytest.mark.parametrize("needle", ["sMiTh", "ASHLEY.J", "c00012", "JOHNSON1"])
     def test_search_is_case_insensitive_over_name_email_and_external_id(

@@ -30,6 +30,7 @@ SORTABLE = {
     "signup_date": "signup",
     "total_spend": "total_spend",
     "last_purchase": "last_purchase",
+    "clv": "clv",
 }
 TITLES = {
     "id": "ID",
@@ -38,10 +39,13 @@ TITLES = {
     "email": "Email",
     "country": "Country",
     "lifecycle_stage": "Stage",
-    "signup_date": "Signed up",
+    "segment": "Segment",
     "total_spend": "Total spend",
-    "transaction_count": "Transactions",
+    "transaction_count": "Purchases",
     "last_purchase": "Last purchase",
+    "clv": "CLV",
+    "p_alive": "P(alive)",
+    "signup_date": "Signed up",
 }
 RECENT_COLUMNS = ["id", "occurred_at", "merchant", "category", "description", "kind", "amount"]
 RECENT_TITLES = {
@@ -333,8 +337,15 @@ class CustomersPage(pn.viewable.Viewer):
             selectable=1,
             sortable={column: column in SORTABLE for column in TITLES},
             titles=TITLES,
+            # The email is searchable and on the customer's page; the room goes to RFM and CLV.
+            hidden_columns=["email"],
             formatters={"id": {"type": "plaintext"}, "external_id": {"type": "plaintext"}},
-            text_align={"total_spend": "right", "transaction_count": "right"},
+            text_align={
+                "total_spend": "right",
+                "transaction_count": "right",
+                "clv": "right",
+                "p_alive": "right",
+            },
             layout="fit_data_stretch",
             sizing_mode="stretch_width",
             height=560,

@@ -11,6 +11,7 @@ import pandas as pd
 import param
 
 from spendlens_dashboard.formatting import format_count, format_money
+from spendlens_dashboard.state.analytics import fallback_label
 from spendlens_dashboard.state.stores import Store
 
 CUSTOMER_SORTS = [
@@ -22,19 +23,24 @@ CUSTOMER_SORTS = [
     "-total_spend",
     "last_purchase",
     "-last_purchase",
+    "clv",
+    "-clv",
 ]
 LIFECYCLE_STAGES = ["lead", "prospect", "customer", "churned"]
 CUSTOMER_COLUMNS = [
     "id",
-    "external_id",
     "name",
     "email",
     "country",
     "lifecycle_stage",
-    "signup_date",
+    "segment",
     "total_spend",
+    "clv",
+    "p_alive",
     "transaction_count",
     "last_purchase",
+    "external_id",
+    "signup_date",
 ]
 
 
@@ -48,6 +54,14 @@ def customers_frame(items: list[dict], currency: str) -> pd.DataFrame:
     ]
     frame["total_spend"] = [format_money(v, currency) for v in frame["total_spend"]]
     frame["transaction_count"] = [format_count(v) for v in frame["transaction_count"]]
+    # Latest RFM snapshot and CLV fit; empty until a recompute or a fit has run.
+    frame["segment"] = [fallback_label(v) if isinstance(v, str) else "" for v in frame["segment"]]
+    frame["clv"] = [
+        "" if v is None or pd.isna(v) else format_money(v, currency) for v in frame["clv"]
+    ]
+    frame["p_alive"] = [
+        "" if v is None or pd.isna(v) else f"{float(v):.0%}" for v in frame["p_alive"]
+    ]
     # Text columns stay text even when empty (the table picks its formatters from the dtypes).
     return frame.astype({c: "object" for c in CUSTOMER_COLUMNS if c != "id"})
 
