@@ -99,3 +99,23 @@ def wait_for_job(client: ApiClient, job_id: int, timeout: float = 60.0) -> dict:
         if time.monotonic() > deadline:
             raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s")
         time.sleep(0.2)
+
+
+def open_table_row(tab, row, opened: str, attempts: int = 3) -> None:
+    """Click a table row and wait for what it opens (`opened`, a CSS selector). A click that
+    lands while Tabulator is still redrawing the rows it was just sent can be lost, as a
+    person's would be; like a person, click again (never once the row has opened)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import expect
+
+    target = tab.locator(opened).first
+    for _ in range(attempts):
+        if target.is_visible():
+            break
+        try:
+            row.click(timeout=5_000)
+            target.wait_for(state="visible", timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    expect(target).to_be_visible()

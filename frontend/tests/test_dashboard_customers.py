@@ -5,7 +5,14 @@ from __future__ import annotations
 
 
 import httpx
-from dashboard_support import ANALYST, BrowserPage, log_in, page_screenshot, wait_for_job
+from dashboard_support import (
+    ANALYST,
+    BrowserPage,
+    log_in,
+    open_table_row,
+    page_screenshot,
+    wait_for_job,
+)
 from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
@@ -66,7 +73,11 @@ def test_search_sort_and_open_a_customer(page: BrowserPage, analyst_client: ApiC
 
     # Opening a customer shows the API's totals, spend per month and recent transactions.
     customer = by_spend["items"][0]
-    tab.locator(".customers-table .tabulator-row").first.click()
+    open_table_row(
+        tab,
+        tab.locator(".customers-table .tabulator-row").first,
+        ".customer-detail .customer-profile",
+    )
     detail = analyst_client.get_customer(customer["id"])
     expect(tab.locator("[data-customer-total=total_spend]")).to_have_text(
         format_money(detail["total_spend"], "USD")

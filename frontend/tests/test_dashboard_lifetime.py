@@ -19,6 +19,7 @@ from dashboard_support import (
     VIEWER,
     BrowserPage,
     log_in,
+    open_table_row,
     wait_for_job,
 )
 from playwright.sync_api import Page, expect
@@ -224,7 +225,7 @@ def test_a_customer_page_shows_rfm_and_clv_from_the_api(
     search.press("Enter")
     row = tab.locator(".customers-table .tabulator-row").first
     expect(row.locator("[tabulator-field=id]")).to_have_text(str(detail["id"]))
-    row.click()
+    open_table_row(tab, row, ".customer-detail .customer-profile")
     expect_figures(
         tab,
         "data-customer-rfm",
