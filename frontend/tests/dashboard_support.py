@@ -101,21 +101,12 @@ def wait_for_job(client: ApiClient, job_id: int, timeout: float = 60.0) -> dict:
         time.sleep(0.2)
 
 
-def open_table_row(tab, row, opened: str, attempts: int = 3) -> None:
-    """Click a table row and wait for what it opens (`opened`, a CSS selector). A click that
-    lands while Tabulator is still redrawing the rows it was just sent can be lost, as a
-    person's would be; like a person, click again (never once the row has opened)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+def open_table_row(tab, row, opened: str, cell: str = "id") -> None:
+    """Click a table row on one of its cells (`cell`, a field name), as a person would, and wait
+    for what it opens (`opened`, a CSS selector). Not at the row's geometric centre: on a wide
+    table that point can fall on a column's resize handle between two cells, which Tabulator
+    highlights without telling the server about the selection."""
     from playwright.sync_api import expect
 
-    target = tab.locator(opened).first
-    for _ in range(attempts):
-        if target.is_visible():
-            break
-        try:
-            row.click(timeout=5_000)
-            target.wait_for(state="visible", timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            continue
-    expect(target).to_be_visible()
+    row.locator(f".tabulator-cell[tabulator-field='{cell}']").click()
+    expect(tab.locator(opened).first).to_be_visible()

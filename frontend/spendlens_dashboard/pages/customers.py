@@ -36,7 +36,6 @@ TITLES = {
     "id": "ID",
     "external_id": "External ID",
     "name": "Name",
-    "email": "Email",
     "country": "Country",
     "lifecycle_stage": "Stage",
     "segment": "Segment",
@@ -337,8 +336,6 @@ class CustomersPage(pn.viewable.Viewer):
             selectable=1,
             sortable={column: column in SORTABLE for column in TITLES},
             titles=TITLES,
-            # The email is searchable and on the customer's page; the room goes to RFM and CLV.
-            hidden_columns=["email"],
             formatters={"id": {"type": "plaintext"}, "external_id": {"type": "plaintext"}},
             text_align={
                 "total_spend": "right",

@@ -27,10 +27,10 @@ CUSTOMER_SORTS = [
     "-clv",
 ]
 LIFECYCLE_STAGES = ["lead", "prospect", "customer", "churned"]
+# The email is searchable and on the customer's page; the table's room goes to RFM and CLV.
 CUSTOMER_COLUMNS = [
     "id",
     "name",
-    "email",
     "country",
     "lifecycle_stage",
     "segment",
@@ -46,7 +46,7 @@ CUSTOMER_COLUMNS = [
 
 def customers_frame(items: list[dict], currency: str) -> pd.DataFrame:
     frame = pd.DataFrame(items, columns=CUSTOMER_COLUMNS)
-    for column in ("external_id", "name", "email", "country", "lifecycle_stage", "signup_date"):
+    for column in ("external_id", "name", "country", "lifecycle_stage", "signup_date"):
         frame[column] = frame[column].fillna("")
     frame["last_purchase"] = [
         (v or "")[:10] if isinstance(v, str) or v is None else str(v)
