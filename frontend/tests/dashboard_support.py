@@ -103,9 +103,9 @@ def wait_for_job(client: ApiClient, job_id: int, timeout: float = 60.0) -> dict:
 
 def open_table_row(tab, row, opened: str, cell: str = "id") -> None:
     """Click a table row on one of its cells (`cell`, a field name), as a person would, and wait
-    for what it opens (`opened`, a CSS selector). Not at the row's geometric centre: on a wide
-    table that point can fall on a column's resize handle between two cells, which Tabulator
-    highlights without telling the server about the selection."""
+    for what it opens (`opened`, a CSS selector). Not at the row's geometric centre: on a table
+    wider than its panel, a click there was seen to highlight the row in the browser without the
+    server hearing of the selection (a column resize handle between two cells, most likely)."""
     from playwright.sync_api import expect
 
     row.locator(f".tabulator-cell[tabulator-field='{cell}']").click()
