@@ -15,6 +15,7 @@ import uuid
 from urllib.parse import urlparse
 from collections.abc import Callable, Iterator
 
+import httpx
 import panel as pn
 import pytest
 
@@ -131,6 +132,26 @@ def job_worker(database_url: str) -> Iterator[subprocess.Popen]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture
+def fresh_org(api_url: str) -> tuple[str, str]:
+    """The admin of a new organisation without any data (email, password), signed up through
+    the API, so what a test writes never touches the Acme figures other tests check."""
+    email = f"fresh-{uuid.uuid4().hex[:10]}@fresh.example"
+    password = "fresh-password-" + uuid.uuid4().hex[:8]
+    answer = httpx.post(
+        f"{api_url}/api/v1/auth/signup",
+        json={
+            "email": email,
+            "password": password,
+            "full_name": "Fresh Tester",
+            "organization_name": f"Fresh Test {uuid.uuid4().hex[:6]}",
+        },
+        timeout=30,
+    )
+    assert answer.status_code == 201, answer.text
+    return email, password
 
 
 @pytest.fixture

@@ -12,10 +12,8 @@ import csv
 import io
 import json
 import re
-import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from dashboard_support import (
     ROOT,
@@ -30,25 +28,6 @@ from playwright.sync_api import Page, expect
 from spendlens_dashboard.formatting import format_count
 
 SAMPLE = ROOT / "db" / "samples" / "online_retail_sample.csv"
-
-
-@pytest.fixture
-def fresh_org(api_url: str) -> tuple[str, str]:
-    """The admin of a new, empty organisation (email, password)."""
-    email = f"importer-{uuid.uuid4().hex[:10]}@import.example"
-    password = "import-password-" + uuid.uuid4().hex[:8]
-    answer = httpx.post(
-        f"{api_url}/api/v1/auth/signup",
-        json={
-            "email": email,
-            "password": password,
-            "full_name": "Import Tester",
-            "organization_name": f"Import Test {uuid.uuid4().hex[:6]}",
-        },
-        timeout=30,
-    )
-    assert answer.status_code == 201, answer.text
-    return email, password
 
 
 def open_data(tab: Page) -> None:

@@ -7,11 +7,9 @@ scores, P(alive) and CLV after a recompute and a fit.
 
 from __future__ import annotations
 
-import uuid
 from datetime import date, timedelta
 
 import httpx
-import pytest
 from dashboard_support import (
     ANALYST,
     DEMO_PASSWORD,
@@ -165,29 +163,10 @@ def test_a_viewer_sees_the_page_without_the_form(page: BrowserPage, api_url: str
         expect(tab.locator(".clv-empty")).to_contain_text("An analyst or admin can fit one")
 
 
-@pytest.fixture
-def empty_org(api_url: str) -> tuple[str, str]:
-    """The admin of a new organisation without any data (email, password)."""
-    email = f"ltv-{uuid.uuid4().hex[:10]}@ltv.example"
-    password = "ltv-password-" + uuid.uuid4().hex[:8]
-    answer = httpx.post(
-        f"{api_url}/api/v1/auth/signup",
-        json={
-            "email": email,
-            "password": password,
-            "full_name": "Lifetime Tester",
-            "organization_name": f"LTV Test {uuid.uuid4().hex[:6]}",
-        },
-        timeout=30,
-    )
-    assert answer.status_code == 201, answer.text
-    return email, password
-
-
 def test_without_data_the_page_is_empty_and_a_fit_fails_with_its_reason(
-    page: BrowserPage, empty_org: tuple[str, str], job_worker
+    page: BrowserPage, fresh_org: tuple[str, str], job_worker
 ):
-    tab = log_in(page, *empty_org)
+    tab = log_in(page, *fresh_org)
     open_lifetime(tab)
     expect(tab.locator(".clv-empty")).to_contain_text("No model fitted yet. Fit one with the form")
     expect(tab.locator(".clv-results")).to_be_hidden()
