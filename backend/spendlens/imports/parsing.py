@@ -330,6 +330,21 @@ class _Builder:
                 options.append(_timestamp(f"l1.dm{i}", fmt, tz))
         return _first_valid(options)
 
+    def duplicate(self, name: str, value: str) -> Check:
+        """The check flagging every row after the first with the same text in `name`'s column
+        (a window numbers the file's rows by that text)."""
+        raw = self.raw(name)
+        self.windows.append(
+            f"CASE WHEN {raw} IS NOT NULL THEN min(l1.row_no) OVER "
+            f"(PARTITION BY {raw}) END AS first_row"
+        )
+        return Check(
+            "l2.first_row < l2.row_no",
+            self.column(name),
+            value,
+            f"duplicate {name} (also on an earlier row)",
+        )
+
     def date_label(self) -> str:
         return " or ".join(fmt.label for fmt in self.plan.date_formats)
 
@@ -600,10 +615,7 @@ def transaction_rows(
         )
     elif plan.has("external_id"):
         external_id = b.text("external_id")
-        b.windows.append(
-            f"CASE WHEN {b.raw('external_id')} IS NOT NULL THEN min(l1.row_no) OVER "
-            f"(PARTITION BY {b.raw('external_id')}) END AS first_row"
-        )
+        duplicate = b.duplicate("external_id", external_id)
         checks.append(
             Check(
                 f"length({external_id}) > 100",
@@ -612,14 +624,7 @@ def transaction_rows(
                 "longer than 100 characters",
             )
         )
-        checks.append(
-            Check(
-                "l2.first_row < l2.row_no",
-                b.column("external_id"),
-                external_id,
-                "duplicate external_id (also on an earlier row)",
-            )
-        )
+        checks.append(duplicate)
 
     level3 = [
         "l2.row_no",
@@ -684,18 +689,7 @@ def customer_rows(plan: SourcePlan, staging: str) -> ParseQuery:
     else:
         external_id = b.typed("ext", raw_id)
         checks.append(Check(f"{external_id} IS NULL", b.column(key), "''", "required"))
-        b.windows.append(
-            f"CASE WHEN {raw_id} IS NOT NULL THEN min(l1.row_no) OVER "
-            f"(PARTITION BY {raw_id}) END AS first_row"
-        )
-        checks.append(
-            Check(
-                "l2.first_row < l2.row_no",
-                b.column(key),
-                external_id,
-                "duplicate external_id (also on an earlier row)",
-            )
-        )
+        checks.append(b.duplicate(key, external_id))
     checks.append(
         Check(
             f"length({external_id}) > 100", b.column(key), external_id, "longer than 100 characters"
@@ -769,21 +763,9 @@ def merchant_rows(plan: SourcePlan, staging: str) -> ParseQuery:
     p = Params()
     b = _Builder(plan, p, staging)
     checks: list[Check] = []
-    raw_name = b.raw("name")
     name = b.text("name")
     checks.append(Check(f"{name} IS NULL", b.column("name"), "''", "required"))
-    b.windows.append(
-        f"CASE WHEN {raw_name} IS NOT NULL THEN min(l1.row_no) OVER "
-        f"(PARTITION BY {raw_name}) END AS first_row"
-    )
-    checks.append(
-        Check(
-            "l2.first_row < l2.row_no",
-            b.column("name"),
-            name,
-            "duplicate name (also on an earlier row)",
-        )
-    )
+    checks.append(b.duplicate("name", name))
     checks.append(
         Check(f"length({name}) > 200", b.column("name"), name, "longer than 200 characters")
     )

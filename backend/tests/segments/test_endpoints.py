@@ -27,17 +27,6 @@ from tests.segments.helpers import (
 EARLIER = date(2026, 3, 31)
 
 
-@pytest.fixture(scope="module")
-def acme_ref(engine) -> reference.Org:
-    with engine.connect() as conn:
-        return reference.read_org_by_slug(conn, "acme-retail")
-
-
-@pytest.fixture
-def viewer(auth_headers):
-    return auth_headers("viewer@acme.example")
-
-
 def ratio(part, whole) -> float:
     if whole == 0:
         return 0.0

@@ -20,17 +20,6 @@ GRID = f"{SEGMENTS}/grid"
 EARLIER = date(2026, 3, 31)
 
 
-@pytest.fixture(scope="module")
-def acme_ref(engine) -> reference.Org:
-    with engine.connect() as conn:
-        return reference.read_org_by_slug(conn, "acme-retail")
-
-
-@pytest.fixture
-def viewer(auth_headers):
-    return auth_headers("viewer@acme.example")
-
-
 def expected_cells(expected: dict[int, reference.Rfm]) -> list[dict]:
     """The 25 cells from every customer's reference RFM: R 5 … 1, then F 1 … 5."""
     members: dict[tuple[int, int], list[reference.Rfm]] = defaultdict(list)
