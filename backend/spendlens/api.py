@@ -2,6 +2,8 @@
 
 from fastapi import APIRouter
 
+from spendlens.errors import error_responses
+
 from spendlens.auth.endpoints import router as auth_router
 from spendlens.catalog.endpoints import router as catalog_router
 from spendlens.cohorts.endpoints import router as cohorts_router
@@ -18,7 +20,9 @@ from spendlens.users.endpoints import router as users_router
 
 API_PREFIX = "/api/v1"
 
-api_router = APIRouter(prefix=API_PREFIX)
+# Statuses any route may answer, whatever it does: a body that is not JSON (400), values that fail
+# validation (422), a rate limit (429) and the database being unreachable or saturated (503).
+api_router = APIRouter(prefix=API_PREFIX, responses=error_responses(400, 422, 429, 503))
 api_router.include_router(auth_router)
 api_router.include_router(users_router)
 api_router.include_router(transactions_router)

@@ -19,6 +19,11 @@ from spendlens.imports.schemas import FileEncoding, ImportFormat, ImportKind
 SNIFF_BYTES = 64 * 1024
 JSON_READ_BYTES = 1 << 20
 MAX_JSON_RECORD_CHARS = 16 << 20
+# A staging table has a column per file column, and PostgreSQL allows 1,600; no import format
+# needs more than a few dozen.
+MAX_COLUMNS = 200
+# Values inside a JSON record (objects or lists, stored as JSON text) nest at most this deep.
+MAX_JSON_DEPTH = 32
 UTF8_BOM = codecs.BOM_UTF8
 
 # Signatures of files people upload by mistake, with what to tell them.
@@ -91,6 +96,11 @@ def _csv_header(text: str, delimiter: str, complete: bool) -> list[str]:
         raise Unprocessable(f"The header is not valid CSV: {exc}", loc=("body", "file"))
     if not any(name.strip() for name in header):
         raise Unprocessable("The file has no header line", loc=("body", "file"))
+    if len(header) > MAX_COLUMNS:
+        raise Unprocessable(
+            f"The file has {len(header)} columns; at most {MAX_COLUMNS} are accepted",
+            loc=("body", "file"),
+        )
     if len(header) == 1:
         for other in (";", "\t", "|", ","):
             if other != delimiter and other in header[0]:
@@ -148,9 +158,26 @@ def inspect_upload(
 
 def _first_record_keys(stream: BinaryIO, columns: list[str]) -> list[str]:
     """Keys of the first object that the format does not know (the rest is read by COPY)."""
-    for record in iter_json_records(stream):
-        return [key for key in record if key not in columns]
+    try:
+        for record in iter_json_records(stream):
+            return [key for key in record if key not in columns]
+    except JsonRejected as exc:
+        raise Unprocessable(str(exc), loc=("body", "file"))
     raise Unprocessable("The JSON list is empty", loc=("body", "file"))
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and lists nest in `value` (a scalar is 0), without recursion."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            level += 1
+            deepest = max(deepest, level)
+            pending.extend((child, level) for child in item)
+    return deepest
 
 
 def iter_json_records(stream: BinaryIO) -> Iterator[dict[str, Any]]:
@@ -216,10 +243,14 @@ def iter_json_records(stream: BinaryIO) -> Iterator[dict[str, Any]]:
                 # More text may complete the record; past a record this big it is broken.
                 if len(buffer) - position > MAX_JSON_RECORD_CHARS or not fill():
                     raise JsonRejected(f"invalid JSON: {exc.msg}", index + 1)
+            except RecursionError:
+                raise JsonRejected(f"nested deeper than {MAX_JSON_DEPTH} levels", index + 1)
         position = end
         index += 1
         if not isinstance(record, dict):
             raise JsonRejected("not an object", index)
+        if _depth(record) > MAX_JSON_DEPTH:
+            raise JsonRejected(f"nested deeper than {MAX_JSON_DEPTH} levels", index)
         expect_separator = True
         yield record
 
