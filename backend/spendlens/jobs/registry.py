@@ -29,6 +29,8 @@ logger = logging.getLogger("spendlens.jobs")
 # kinds, `tasks` its periodic housekeeping (procrastinate tasks without a row in `jobs`).
 JOB_MODULE = "job"
 TASKS_MODULE = "tasks"
+# Packages that are not domains: models/job.py maps the `jobs` table and declares nothing.
+NOT_DOMAINS = frozenset({"spendlens.models"})
 
 
 class JobKindAlreadyDeclared(ValueError):
@@ -106,7 +108,7 @@ def worker_modules(*, include_tasks: bool = True) -> list[str]:
     leaves = (JOB_MODULE, TASKS_MODULE) if include_tasks else (JOB_MODULE,)
     found = []
     for package in pkgutil.iter_modules(spendlens.__path__, prefix="spendlens."):
-        if not package.ispkg:
+        if not package.ispkg or package.name in NOT_DOMAINS:
             continue
         for leaf in leaves:
             name = f"{package.name}.{leaf}"
