@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,8 +21,6 @@ from sqlalchemy import Connection
 from spendlens.jobs import repository
 from spendlens.jobs.queue import defer, queue
 from spendlens.jobs.runner import JobWork, run_job
-
-logger = logging.getLogger("spendlens.jobs")
 
 # What a worker imports from every package `spendlens.<domain>`: `job` declares the domain's job
 # kinds, `tasks` its periodic housekeeping (procrastinate tasks without a row in `jobs`).
