@@ -153,7 +153,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.chunk_rows:
         runner.tuning.chunk_rows = args.chunk_rows
     runner.tuning.step_delay = args.step_delay
-    run_worker(concurrency=args.concurrency, name=args.name)
+    run_worker(concurrency=args.concurrency, name=args.name, extra_modules=args.imports)
     return 0
 
 
@@ -247,9 +247,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-worker", action="store_true", help="do not start a jobs worker")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("worker", help="run background jobs (imports); run several side by side")
+    p = sub.add_parser("worker", help="run background jobs; run several side by side")
     p.add_argument("--concurrency", type=int, default=1, help="jobs run at once by this worker")
     p.add_argument("--name", default=None, help="name in logs")
+    p.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also import MODULE (dotted name) for its job kinds and tasks; repeatable "
+        "(every spendlens.<domain>.job and .tasks module is imported anyway)",
+    )
     p.add_argument("--chunk-rows", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--step-delay", type=float, default=0.0, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_worker)

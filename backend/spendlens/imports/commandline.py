@@ -24,13 +24,8 @@ from spendlens.imports.schemas import (
     ImportKind,
     ImportMode,
 )
-from spendlens.imports.service import (
-    ImportOptions,
-    check_upload,
-    create_import_job,
-    dry_run,
-    execute_import,
-)
+from spendlens.imports.job import execute_import
+from spendlens.imports.service import ImportOptions, check_upload, create_import_job, dry_run
 from spendlens.jobs.runner import run_job
 from spendlens.models import Job, Organization
 

@@ -48,6 +48,23 @@ def drop_table(conn: Connection, name: str) -> None:
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
 
 
+def table_exists(conn: Connection, name: str) -> bool:
+    return conn.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one()
+
+
+def org_settings(conn: Connection, org_id: int) -> tuple[str, str]:
+    """The organisation's time zone (UTC when PostgreSQL does not know it) and base currency."""
+    row = conn.execute(
+        text(
+            "SELECT o.timezone, o.base_currency, "
+            "EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = o.timezone) "
+            "FROM organizations o WHERE o.id = :org_id"
+        ),
+        {"org_id": org_id},
+    ).one()
+    return (row[0] if row[2] else "UTC"), row[1]
+
+
 def drop_stale_staging_tables(conn: Connection, *, retention_days: int) -> list[str]:
     """Drop the staging tables no job will read again; returns their names.
 

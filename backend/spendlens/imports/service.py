@@ -4,19 +4,18 @@ validated and merged in SQL by a job; a dry run does the same reading without wr
 All or nothing (the default): one bad row and nothing is written, the job fails with the report.
 Skip bad rows: the good rows are written and each bad one is listed. Rows the format says not to
 import (Online Retail lines without CustomerID or with a zero amount) are reported as skipped in
-both modes. Re-importing a file adds nothing: rows are matched on their external id.
+both modes. Re-importing a file adds nothing: rows are matched on their external id. The job
+itself is in spendlens.imports.job.
 """
 
 from __future__ import annotations
 
-import math
-import time
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from spendlens.errors import Unprocessable
@@ -34,11 +33,10 @@ from spendlens.imports.schemas import (
     ImportPreviewRow,
     ImportSummary,
 )
-from spendlens.jobs.queue import defer_tracked_job
-from spendlens.jobs.runner import MAX_REPORTED_ERRORS, JobOutcome, JobRecord, Progress, tuning
+from spendlens.jobs.registry import enqueue, record_job
+from spendlens.jobs.runner import MAX_REPORTED_ERRORS
 from spendlens.jobs.schemas import JobOut, JobProblem
 from spendlens.models import Job, Organization, User
-from spendlens.segments.service import queue_recompute as queue_segments_recompute
 
 JOB_KIND = "import"
 PREVIEW_ROWS = 20
@@ -133,23 +131,12 @@ def _stage(conn: Connection, name: str, upload: CheckedUpload, *, temporary: boo
     return rows
 
 
-def _org_settings(conn: Connection, org_id: int) -> tuple[str, str]:
-    """The organisation's time zone (for dates written without an offset) and currency."""
-    row = conn.execute(
-        text(
-            "SELECT o.timezone, o.base_currency, "
-            "EXISTS (SELECT 1 FROM pg_timezone_names z WHERE z.name = o.timezone) "
-            "FROM organizations o WHERE o.id = :org_id"
-        ),
-        {"org_id": org_id},
-    ).one()
-    return (row[0] if row[2] else "UTC"), row[1]
-
-
-def _parse(
+def parse_staged(
     conn: Connection, org_id: int, plan: SourcePlan, staging: str, parsed: str
 ) -> ParseQuery:
-    timezone, currency = _org_settings(conn, org_id)
+    """Parse and check the staged rows into the table `parsed`, with the organisation's time zone
+    (for dates written without an offset) and currency."""
+    timezone, currency = repository.org_settings(conn, org_id)
     query = parse_query(plan, staging, org_id=org_id, timezone=timezone, currency=currency)
     repository.create_parsed(conn, parsed, query)
     return query
@@ -170,7 +157,7 @@ def dry_run(conn: Connection, org_id: int, upload: CheckedUpload) -> DryRunOut:
     staging, parsed = f"import_preview_{suffix}", f"import_parsed_{suffix}"
     conn.exec_driver_sql(f"SET LOCAL work_mem = '{IMPORT_WORK_MEM}'")
     _stage(conn, staging, upload, temporary=True)
-    query = _parse(conn, org_id, upload.plan, staging, parsed)
+    query = parse_staged(conn, org_id, upload.plan, staging, parsed)
     counts = repository.counts(conn, parsed)
     if upload.options.kind is ImportKind.transactions:
         would = repository.would_add_transactions(conn, parsed, org_id)
@@ -237,18 +224,11 @@ def create_import_job(
         columns=[name.strip() for name in upload.file.header],
         ignored_columns=upload.plan.ignored,
     )
-    job = Job(
-        org_id=org.id,
-        kind=JOB_KIND,
-        params=params,
-        created_by=user.id if user else None,
-    )
-    session.add(job)
-    session.flush()
     conn = session.connection()
-    job.total = _stage(conn, repository.staging_table(job.id), upload, temporary=False)
-    if queue:
-        job.queue_job_id = defer_tracked_job(conn, JOB_KIND, org.id, job.id)
+    record = enqueue if queue else record_job
+    job_id = record(conn, org.id, JOB_KIND, params, created_by=user.id if user else None)
+    job = session.get(Job, (org.id, job_id))
+    job.total = _stage(conn, repository.staging_table(job_id), upload, temporary=False)
     session.flush()
     return job
 
@@ -259,124 +239,3 @@ def start_import(
     if upload.options.dry_run:
         return dry_run(session.connection(), org.id, upload)
     return JobOut.model_validate(create_import_job(session, org, user, upload))
-
-
-# --- the job ------------------------------------------------------------------------------------
-
-
-def _staging_exists(conn: Connection, name: str) -> bool:
-    return conn.execute(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": name}).scalar_one()
-
-
-def execute_import(conn: Connection, job: JobRecord, progress: Progress) -> JobOutcome:
-    """The import job: parse and check the staged rows, then merge them; one transaction."""
-    options = ImportOptions.from_params(job.params)
-    staging = repository.staging_table(job.id)
-    if not _staging_exists(conn, staging):
-        return JobOutcome(
-            "failed",
-            {"error": "The uploaded file is no longer staged; upload it again", "retryable": False},
-        )
-    conn.exec_driver_sql(f"SET LOCAL work_mem = '{IMPORT_WORK_MEM}'")
-    plan = plan_source(options.kind, options.format, job.params["columns"], options.mapping)
-    progress.set_total(job.total or 0)
-    parsed = f"import_parsed_{job.id}"
-    clock = time.perf_counter()
-    seconds: dict[str, float] = {}
-
-    def lap(phase: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[phase] = round(now - clock, 3)
-        clock = now
-
-    _parse(conn, job.org_id, plan, staging, parsed)
-    lap("parse")
-    counts = repository.counts(conn, parsed)
-    errors = repository.problems(conn, parsed, skipped=False, limit=MAX_REPORTED_ERRORS)
-    result: dict[str, Any] = {
-        "rows": counts.rows,
-        "valid": counts.valid,
-        "invalid": counts.invalid,
-        "skipped": counts.skipped,
-        "skipped_reasons": repository.skip_reasons(conn, parsed),
-        "skipped_rows": repository.problems(conn, parsed, skipped=True, limit=MAX_REPORTED_ERRORS),
-        "seconds": seconds,
-    }
-    lap("report")
-    if counts.rows != job.total:
-        # An UNLOGGED table is emptied by a database crash: the upload has to be sent again.
-        repository.drop_table(conn, staging)
-        result.update(error="The staged file was lost; upload it again", retryable=False)
-        return JobOutcome("failed", result, errors, counts.invalid)
-    if counts.invalid and options.mode is ImportMode.all_or_nothing:
-        repository.drop_table(conn, staging)
-        result.update(
-            error=f"{counts.invalid} row(s) have problems; nothing was imported",
-            retryable=False,
-            new=0,
-            already_present=0,
-            customers_created=0,
-            merchants_created=0,
-        )
-        return JobOutcome("failed", result, errors, counts.invalid)
-
-    if options.kind is ImportKind.transactions:
-        customers = repository.insert_referenced_customers(conn, parsed, job.org_id)
-        repository.refresh_statistics(conn, "customers", customers)
-        merchants = repository.insert_referenced_merchants(conn, parsed, job.org_id)
-        repository.refresh_statistics(conn, "merchants", merchants)
-        lap("customers_and_merchants")
-        new = _insert_in_chunks(conn, parsed, job, counts.rows, progress, options)
-        lap("transactions")
-        already_present = counts.valid - new
-    elif options.kind is ImportKind.merchants:
-        new, already_present = repository.insert_merchants(conn, parsed, job.org_id)
-        customers, merchants = 0, new
-        lap("merchants")
-    else:
-        new, already_present = repository.insert_customers(conn, parsed, job.org_id)
-        customers, merchants = new, 0
-        lap("customers")
-    progress.advance(counts.rows)
-    repository.drop_table(conn, staging)
-    if new and options.kind is ImportKind.transactions:
-        # New transactions move customers between RFM segments: recompute once this commits.
-        result["rfm_job_id"] = queue_segments_recompute(
-            conn, job.org_id, trigger="import", import_job_id=job.id
-        )
-    result.update(
-        new=new,
-        already_present=already_present,
-        customers_created=customers,
-        merchants_created=merchants,
-    )
-    return JobOutcome("succeeded", result, errors, counts.invalid)
-
-
-def _insert_in_chunks(
-    conn: Connection,
-    parsed: str,
-    job: JobRecord,
-    rows: int,
-    progress: Progress,
-    options: ImportOptions,
-) -> int:
-    """Insert the valid rows a batch of pages at a time, so progress moves while it runs."""
-    pages = repository.page_count(conn, parsed)
-    if not pages:
-        return 0
-    step = max(1, math.ceil(pages * tuning.chunk_rows / max(rows, 1)))
-    new = 0
-    for first in range(0, pages, step):
-        end = min(first + step, pages)
-        new += repository.insert_transactions(
-            conn,
-            parsed,
-            job.org_id,
-            first,
-            end if end < pages else pages + 1,
-            match_content=options.format is not ImportFormat.online_retail,
-        )
-        progress.advance(min(rows, round(rows * end / pages)))
-    return new

@@ -1,1 +1,2 @@
-"""Background jobs on procrastinate: the queue, the worker, progress tracking and the /jobs API."""
+"""Background jobs on procrastinate: declaring job kinds (registry), the queue, the worker, progress
+tracking and the /jobs API."""

@@ -3,25 +3,17 @@ connection (so a job and the rows it needs commit together), the worker runs the
 
 from __future__ import annotations
 
-from typing import Any
-
 from datetime import UTC, datetime
+from typing import Any
 
 from procrastinate import App, manager, sql, tasks
 from procrastinate.contrib.sqlalchemy import SQLAlchemyPsycopg2Connector
 from sqlalchemy import Connection
 
-# Modules whose tasks a worker must know; imported by the worker at start.
-TASK_MODULES = [
-    "spendlens.imports.tasks",
-    "spendlens.jobs.tasks",
-    "spendlens.segments.tasks",
-    "spendlens.clv.tasks",
-]
-
 # Deferring only ever happens on an explicit SQLAlchemy connection (see `defer`), so this
 # connector never opens a pool of its own. The worker swaps in an async psycopg connector.
-queue = App(connector=SQLAlchemyPsycopg2Connector(), import_paths=TASK_MODULES)
+# Tasks are declared by the modules `spendlens.jobs.registry.import_worker_modules` imports.
+queue = App(connector=SQLAlchemyPsycopg2Connector())
 # Jobs are also deferred from inside a worker's job (an import queues the RFM recompute), where
 # `queue` has the worker's psycopg 3 connector: deferring on a SQLAlchemy connection always goes
 # through a SQLAlchemy connector of its own.
@@ -41,22 +33,6 @@ def defer(
         name=task_name, job_manager=_deferring, connection=connection, lock=lock
     )
     return deferrer.defer(**task_kwargs)
-
-
-# The task that runs each kind of tracked job (see spendlens.jobs.runner); every task takes
-# `org_id` and `job_id`.
-TASKS_BY_KIND = {"import": "imports.run", "rfm": "segments.recompute", "clv_fit": "clv.fit"}
-
-
-def defer_tracked_job(connection: Connection, kind: str, org_id: int, job_id: int) -> int:
-    """Queue the run of a row of `jobs`. Jobs of one kind and organisation run one at a time."""
-    return defer(
-        connection,
-        TASKS_BY_KIND[kind],
-        lock=f"{kind}:org:{org_id}",
-        org_id=org_id,
-        job_id=job_id,
-    )
 
 
 def queue_status(connection: Connection, queue_job_id: int) -> str | None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from spendlens.jobs.runner import run_lock_sql
 from spendlens.models import Job
+
+jobs_table = Job.__table__
 
 
 def get(session: Session, org_id: int, job_id: int) -> Job | None:
@@ -52,3 +56,27 @@ def claim_run_lock(session: Session, job_id: int) -> bool:
     return session.execute(
         text(run_lock_sql("pg_try_advisory_xact_lock")), {"job_id": job_id}
     ).scalar_one()
+
+
+def insert_job(
+    conn: Connection,
+    org_id: int,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    created_by: int | None,
+    total: int | None,
+) -> int:
+    return conn.execute(
+        insert(jobs_table)
+        .values(org_id=org_id, kind=kind, params=params, created_by=created_by, total=total)
+        .returning(jobs_table.c.id)
+    ).scalar_one()
+
+
+def set_queue_job_id(conn: Connection, org_id: int, job_id: int, queue_job_id: int) -> None:
+    conn.execute(
+        update(jobs_table)
+        .where(jobs_table.c.org_id == org_id, jobs_table.c.id == job_id)
+        .values(queue_job_id=queue_job_id)
+    )

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -84,6 +84,8 @@ class Progress:
         self.on_change = on_change
         self.processed = 0
         self.total: int | None = None
+        # Seconds spent in each phase of the run (see `phase`); they end up in the result.
+        self.seconds: dict[str, float] = {}
 
     def _update(self, **values: Any) -> None:
         with self.connect() as conn:
@@ -96,6 +98,7 @@ class Progress:
             )
 
     def start(self) -> None:
+        self.seconds = {}
         self._update(
             state="running",
             started_at=func.clock_timestamp(),
@@ -124,6 +127,17 @@ class Progress:
         self._report(processed=processed)
         if tuning.step_delay:
             time.sleep(tuning.step_delay)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time the block as phase `name` (added up when entered again): the job's result gets
+        `{"seconds": {name: seconds, ...}}` unless the work sets `seconds` itself."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            self.seconds[name] = round(spent, 3)
 
     def fail(self, message: str) -> None:
         self._update(
@@ -194,6 +208,8 @@ def execute_job(
     job = found[0]
     progress.start()
     outcome = work(conn, job, progress)
+    if progress.seconds:
+        outcome.result.setdefault("seconds", dict(progress.seconds))
     _finish(conn, job, outcome, progress.processed)
     return outcome
 

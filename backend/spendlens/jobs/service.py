@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from spendlens.errors import Conflict, NotFound
 from spendlens.jobs import repository
-from spendlens.jobs.queue import defer_tracked_job, queue_status, requeue
+from spendlens.jobs.queue import queue_status, requeue
+from spendlens.jobs.registry import defer_run
 from spendlens.jobs.schemas import JobOut, JobState, JobSummary
 from spendlens.models import Job
 
@@ -67,6 +68,6 @@ def retry_job(session: Session, org_id: int, job_id: int) -> JobOut:
         # stay held by a `doing` job whose worker is gone.
         requeue(conn, job.queue_job_id)
     elif status != "todo":
-        job.queue_job_id = defer_tracked_job(conn, job.kind, org_id, job.id)
+        job.queue_job_id = defer_run(conn, job.kind, org_id, job.id)
     session.flush()
     return JobOut.model_validate(job)

@@ -4,11 +4,13 @@ job is fetched by exactly one worker (procrastinate locks it with FOR UPDATE SKI
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from procrastinate import PsycopgConnector
 
 from spendlens.config import get_settings
 from spendlens.jobs.queue import libpq_dsn, queue
+from spendlens.jobs.registry import declared_kinds, import_worker_modules
 from spendlens.ops.logging import configure_logging
 
 logger = logging.getLogger("spendlens.jobs")
@@ -20,8 +22,13 @@ def run_worker(
     name: str | None = None,
     heartbeat_seconds: float = 10.0,
     stalled_worker_seconds: float = 30.0,
+    extra_modules: Iterable[str] = (),
 ) -> None:
-    """Run jobs until SIGINT/SIGTERM; a running job is finished before the worker stops."""
+    """Run jobs until SIGINT/SIGTERM; a running job is finished before the worker stops.
+
+    The worker runs the tasks of every `spendlens.<domain>.job` and `spendlens.<domain>.tasks`
+    module, and of `extra_modules` (dotted names of modules declaring more job kinds or tasks).
+    """
     settings = get_settings()
     configure_logging(settings.log_level)
     # procrastinate's own lines (job started, finished, retried) in the same JSON log.
@@ -29,6 +36,12 @@ def run_worker(
     procrastinate_log.handlers[:] = logging.getLogger("spendlens").handlers
     procrastinate_log.setLevel(settings.log_level.upper())
     procrastinate_log.propagate = False
+    modules = import_worker_modules(extra_modules)
+    logger.info(
+        "worker knows job kinds %s from %s",
+        ", ".join(sorted(declared_kinds())),
+        ", ".join(modules),
+    )
     connector = PsycopgConnector(
         conninfo=libpq_dsn(settings.sqlalchemy_url), min_size=1, max_size=concurrency + 3
     )

@@ -43,7 +43,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, FromClause, Subquery
 
 from spendlens.metrics.definitions import TOTAL_SPEND, TRANSACTION_COUNT
-from spendlens.models import Customer, RfmScore, RfmSettings, RfmSnapshot, Transaction
+from spendlens.models import (
+    Customer,
+    Organization,
+    RfmScore,
+    RfmSettings,
+    RfmSnapshot,
+    Transaction,
+)
 from spendlens.segments.definitions import grid_rows
 from spendlens.segments.schemas import RfmSort
 from spendlens.transactions.filters import day_start
@@ -505,3 +512,17 @@ def thin_old_snapshots(conn: Connection, *, before: date) -> int:
         {"before": before},
     )
     return result.rowcount
+
+
+def base_currency(db: Executor, org_id: int) -> str:
+    return db.execute(
+        select(Organization.base_currency).where(Organization.id == org_id)
+    ).scalar_one()
+
+
+def org_timezone(db: Executor, org_id: int) -> str:
+    return db.execute(select(Organization.timezone).where(Organization.id == org_id)).scalar_one()
+
+
+def organization_ids(db: Executor) -> list[int]:
+    return list(db.execute(select(Organization.id).order_by(Organization.id)).scalars())

@@ -11,12 +11,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Row, Select, insert, select, update
+from sqlalchemy import Connection, Row, Select
 from sqlalchemy.orm import Session
 
 from spendlens.errors import NotFound, Unprocessable
-from spendlens.jobs.queue import defer_tracked_job
-from spendlens.jobs.runner import JobOutcome, JobRecord, Progress
+from spendlens.jobs.registry import enqueue
 from spendlens.jobs.schemas import JobOut
 from spendlens.kit.dates import today_in
 from spendlens.metrics.service import share_of
@@ -339,10 +338,7 @@ def list_snapshots(
     return [SnapshotOut.model_validate(s) for s in items], total
 
 
-# --- the recompute job --------------------------------------------------------------------------
-
-jobs_table = Job.__table__
-organizations = Organization.__table__
+# --- the recompute job (run by spendlens.segments.job) ------------------------------------------
 
 
 def recompute(
@@ -351,9 +347,7 @@ def recompute(
     """Compute and store the snapshot of `as_of` with the current settings, in the caller's
     transaction (replacing the day's earlier snapshot); returns what was done."""
     started = time.perf_counter()
-    currency = conn.execute(
-        select(organizations.c.base_currency).where(organizations.c.id == org_id)
-    ).scalar_one()
+    currency = repository.base_currency(conn, org_id)
     cuts = current_cuts(conn, org_id)
     customers = repository.store_snapshot(conn, org_id, currency, as_of, cuts, job_id=job_id)
     return {
@@ -378,27 +372,9 @@ def queue_recompute(
     Without `as_of`, the job computes today in the organisation's time zone.
     """
     if as_of is None:
-        zone = conn.execute(
-            select(organizations.c.timezone).where(organizations.c.id == org_id)
-        ).scalar_one()
-        as_of = today_in(zone)
-    job_id = conn.execute(
-        insert(jobs_table)
-        .values(
-            org_id=org_id,
-            kind=JOB_KIND,
-            params={"as_of": as_of.isoformat(), "trigger": trigger, **params},
-            created_by=created_by,
-        )
-        .returning(jobs_table.c.id)
-    ).scalar_one()
-    queue_job_id = defer_tracked_job(conn, JOB_KIND, org_id, job_id)
-    conn.execute(
-        update(jobs_table)
-        .where(jobs_table.c.org_id == org_id, jobs_table.c.id == job_id)
-        .values(queue_job_id=queue_job_id)
-    )
-    return job_id
+        as_of = today_in(repository.org_timezone(conn, org_id))
+    params = {"as_of": as_of.isoformat(), "trigger": trigger, **params}
+    return enqueue(conn, org_id, JOB_KIND, params, created_by=created_by)
 
 
 def request_recompute(
@@ -414,17 +390,7 @@ def request_recompute(
 
 def queue_daily_recomputes(conn: Connection, as_of: date) -> int:
     """One recompute of `as_of` for every organisation; returns how many were queued."""
-    org_ids = conn.execute(select(organizations.c.id).order_by(organizations.c.id)).scalars()
-    count = 0
-    for org_id in list(org_ids):
+    org_ids = repository.organization_ids(conn)
+    for org_id in org_ids:
         queue_recompute(conn, org_id, trigger="schedule", as_of=as_of)
-        count += 1
-    return count
-
-
-def execute_recompute(conn: Connection, job: JobRecord, progress: Progress) -> JobOutcome:
-    """The `rfm` job: one snapshot, written in the job's transaction."""
-    result = recompute(conn, job.org_id, date.fromisoformat(job.params["as_of"]), job_id=job.id)
-    progress.set_total(result["customers"])
-    progress.advance(result["customers"])
-    return JobOutcome("succeeded", result)
+    return len(org_ids)

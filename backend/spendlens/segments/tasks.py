@@ -1,5 +1,6 @@
-"""The RFM recompute as procrastinate tasks (run by `spendlens worker`): one job per snapshot, and
-a daily schedule that queues one for every organisation."""
+"""Periodic RFM tasks (run by `spendlens worker`): the daily schedule that queues a recompute for
+every organisation, and the nightly thinning of old snapshots. The recompute job itself is
+spendlens.segments.job."""
 
 from __future__ import annotations
 
@@ -9,17 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from spendlens.config import get_settings
 from spendlens.db import get_engine
 from spendlens.jobs.queue import queue
-from spendlens.jobs.runner import run_job
 from spendlens.segments.repository import thin_old_snapshots
-from spendlens.segments.service import execute_recompute, queue_daily_recomputes
+from spendlens.segments.service import queue_daily_recomputes
 
 logger = logging.getLogger("spendlens.jobs")
-
-
-@queue.task(name="segments.recompute")
-def run_recompute(org_id: int, job_id: int) -> str | None:
-    """Run one `rfm` job: the snapshot is written in one transaction, or not at all."""
-    return run_job(org_id, job_id, execute_recompute)
 
 
 def day_before(timestamp: int) -> date:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import Connection, select, text
 
 from spendlens.clv import model
-from spendlens.clv.service import execute_fit
+from spendlens.clv.job import execute_fit
 from spendlens.jobs.runner import Progress, execute_job
 from spendlens.models import ClvEstimate
 from spendlens.testing import DEMO_AS_OF

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from spendlens.clv.service import nice_width
+from spendlens.clv.summary import nice_width
 from tests.clv.test_endpoints import FITS, WINDOWS, acme_fit  # noqa: F401
 
 RECENCY_EDGES_DAYS = [0, 7, 28, 56, 91, 182, 364, 728]

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import func, select
 
 from spendlens.clv import service
+from spendlens.clv.job import STEPS
 from spendlens.clv.schemas import ClvFitCreate
 from spendlens.models import ClvEstimate, Job, Organization
 from tests.builders import create_customer, create_transaction
@@ -43,7 +44,7 @@ def test_a_worker_runs_a_fit_job(worker_db, start_worker):
 
     job = wait_for(finished, what="the fit job to finish")
     assert job.state == "succeeded", job.result
-    assert job.attempts == 1 and job.processed == job.total == service.STEPS
+    assert job.attempts == 1 and job.processed == job.total == STEPS
     with worker_db.session() as session:
         out = service.get_fit(session, org.id, fit.id)
         estimates = session.execute(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from spendlens.imports.service import execute_import
+from spendlens.imports.job import execute_import
 from spendlens.jobs.runner import Progress, execute_job
 
 IMPORTS = "/api/v1/imports"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +18,9 @@ from spendlens.db import make_engine, session_factory
 from spendlens.models import Organization
 
 from tests.builders import create_org
+
+BACKEND = Path(__file__).resolve().parents[2]
+ROOT = BACKEND.parent
 
 
 @dataclass
@@ -39,3 +46,38 @@ def worker_db(create_database, tmp_path_factory) -> Iterator[WorkerDatabase]:
     engine = make_engine(url, pool_size=2)
     yield WorkerDatabase(url, engine, tmp_path_factory.mktemp("worker-logs"))
     engine.dispose()
+
+
+@pytest.fixture
+def start_worker(worker_db) -> Iterator[Callable[..., subprocess.Popen]]:
+    """Start `spendlens worker ARGS...` on the worker database; stopped after the test. The
+    `tests` package is importable in it, for `--import tests.jobs.<module>`."""
+    started: list[subprocess.Popen] = []
+
+    def start(*args: str) -> subprocess.Popen:
+        path = os.pathsep.join(filter(None, [str(BACKEND), os.environ.get("PYTHONPATH")]))
+        env = dict(
+            os.environ,
+            SPENDLENS_DATABASE_URL=worker_db.url,
+            SPENDLENS_LOG_LEVEL="INFO",
+            PYTHONPATH=path,
+        )
+        log = open(worker_db.logs / f"worker-{time.monotonic_ns()}.log", "wb")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "spendlens.cli", "worker", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -5,16 +5,10 @@ a job twice, and a worker killed mid-import leaves the data as it was until a re
 from __future__ import annotations
 
 import io
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from spendlens.errors import Conflict
@@ -25,35 +19,7 @@ from spendlens.models import Customer, Job, Organization, RfmSnapshot, Transacti
 
 from tests.jobs.conftest import WorkerDatabase
 
-ROOT = Path(__file__).resolve().parents[3]
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
-
-
-@pytest.fixture
-def start_worker(worker_db) -> Iterator:
-    started: list[subprocess.Popen] = []
-
-    def start(*args: str) -> subprocess.Popen:
-        env = dict(os.environ, SPENDLENS_DATABASE_URL=worker_db.url, SPENDLENS_LOG_LEVEL="INFO")
-        log = open(worker_db.logs / f"worker-{time.monotonic_ns()}.log", "wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "spendlens.cli", "worker", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def invoice_file(rows: int, first_invoice: int, customers: int = 20) -> bytes:

@@ -9,7 +9,8 @@ from datetime import date
 from sqlalchemy import Connection, text
 
 from spendlens.jobs.runner import Progress, execute_job
-from spendlens.segments.service import execute_recompute, recompute
+from spendlens.segments.job import execute_recompute
+from spendlens.segments.service import recompute
 from tests.segments.reference import Rfm
 
 SEGMENTS = "/api/v1/segments"
