@@ -10,6 +10,7 @@ from spendlens import __version__
 from spendlens.api import api_router
 from spendlens.config import Settings, get_settings
 from spendlens.errors import install_error_handlers
+from spendlens.kit.input_guard import InputGuardMiddleware
 from spendlens.ops.endpoints import router as ops_router
 from spendlens.ops.logging import configure_logging
 from spendlens.ops.middleware import RequestContextMiddleware
@@ -35,6 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=custom_generate_unique_id,
     )
     app.state.settings = settings
+    # Innermost: hostile input is refused before routing, and still logged with its request id.
+    app.add_middleware(InputGuardMiddleware)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

@@ -1,0 +1,119 @@
+"""Hostile input is refused in one place with a 4xx and the error shape, never a 500: control
+characters anywhere a caller can write text (path, query, form, JSON keys and strings), JSON
+nested deeper than the limit, and oversized bodies. Ordinary text, including tabs and line
+breaks in a description, still goes through."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spendlens.kit.input_guard import MAX_BODY_BYTES, MAX_JSON_DEPTH
+
+NUL, BELL, C1 = "\x00", "\x07", "\x85"
+
+
+def _refused(response, *loc) -> None:
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["error"] == "ValidationError"
+    assert body["detail"][0]["loc"][: len(loc)] == list(loc)
+
+
+class TestQuery:
+    @pytest.mark.parametrize("name", ["q", "category", "merchant"])
+    @pytest.mark.parametrize("bad", [NUL, BELL, C1])
+    def test_control_characters_in_filters_are_422(self, client, auth_headers, name, bad):
+        response = client.get(
+            "/api/v1/transactions",
+            params={name: f"a{bad}b"},
+            headers=auth_headers("viewer@acme.example"),
+        )
+        _refused(response, "query", name)
+
+    def test_streamed_export_refuses_before_it_starts(self, client, auth_headers):
+        response = client.get(
+            "/api/v1/transactions/export.csv",
+            params={"q": NUL},
+            headers=auth_headers("viewer@acme.example"),
+        )
+        _refused(response, "query", "q")
+
+    def test_ordinary_text_passes(self, client, auth_headers):
+        response = client.get(
+            "/api/v1/transactions",
+            params={"q": "Café «Zürich» 東京"},
+            headers=auth_headers("viewer@acme.example"),
+        )
+        assert response.status_code == 200
+
+
+class TestForm:
+    def test_nul_in_the_login_username_is_422(self, client):
+        response = client.post(
+            "/api/v1/auth/login", data={"username": f"admin{NUL}@acme.example", "password": "x"}
+        )
+        _refused(response, "body", "username")
+
+
+class TestJson:
+    def test_control_characters_in_a_string_are_422_with_where(self, client, auth_headers):
+        response = client.post(
+            "/api/v1/customers",
+            json={"name": f"Bob{NUL}", "external_id": "X-1"},
+            headers=auth_headers("analyst@acme.example"),
+        )
+        _refused(response, "body", "name")
+
+    def test_control_characters_in_a_key_are_422(self, client, auth_headers):
+        response = client.post(
+            "/api/v1/customers",
+            json={"name": "Bob", f"ex{BELL}tra": 1},
+            headers=auth_headers("analyst@acme.example"),
+        )
+        _refused(response, "body")
+
+    def test_line_breaks_and_tabs_in_text_are_kept(self, client, auth_headers):
+        response = client.post(
+            "/api/v1/customers",
+            json={"name": "Bob\tSmith", "external_id": "GUARD-1"},
+            headers=auth_headers("analyst@acme.example"),
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["name"] == "Bob\tSmith"
+
+    def test_deep_nesting_is_422_not_a_crash(self, client, auth_headers):
+        body = '{"name": ' + "[" * 100_000 + "]" * 100_000 + "}"
+        response = client.post(
+            "/api/v1/customers",
+            content=body,
+            headers={**auth_headers("analyst@acme.example"), "Content-Type": "application/json"},
+        )
+        _refused(response, "body")
+        assert "nested deeper" in response.json()["detail"][0]["msg"]
+
+    def test_nesting_just_past_the_limit_is_422(self, client, auth_headers):
+        value: object = 1
+        for _ in range(MAX_JSON_DEPTH + 1):
+            value = [value]
+        response = client.post(
+            "/api/v1/customers",
+            content=json.dumps({"name": value}),
+            headers={**auth_headers("analyst@acme.example"), "Content-Type": "application/json"},
+        )
+        _refused(response, "body")
+
+    def test_an_oversized_body_is_413(self, client, auth_headers):
+        response = client.post(
+            "/api/v1/customers",
+            content=b'{"name": "' + b"a" * (MAX_BODY_BYTES + 1) + b'"}',
+            headers={**auth_headers("analyst@acme.example"), "Content-Type": "application/json"},
+        )
+        assert response.status_code == 413
+        assert response.json()["error"] == "PayloadTooLarge"
+
+
+def test_control_characters_in_the_path_are_422(client, auth_headers):
+    response = client.get("/api/v1/customers/1%00", headers=auth_headers("viewer@acme.example"))
+    _refused(response, "path")
