@@ -117,3 +117,26 @@ class TestJson:
 def test_control_characters_in_the_path_are_422(client, auth_headers):
     response = client.get("/api/v1/customers/1%00", headers=auth_headers("viewer@acme.example"))
     _refused(response, "path")
+
+
+def _list_routes() -> list[str]:
+    from spendlens.main import create_app
+
+    document = create_app().openapi()
+    return sorted(
+        path
+        for path, operations in document["paths"].items()
+        if any(p["name"] == "skip" for p in operations.get("get", {}).get("parameters", []))
+    )
+
+
+@pytest.mark.parametrize("path", _list_routes())
+@pytest.mark.parametrize("skip", [2**63, 2**64 + 5, 1_000_000_001])
+def test_skip_past_its_bound_is_422_on_every_list(client, auth_headers, path, skip):
+    url = path.replace("{fit_id}", "1")
+    response = client.get(url, params={"skip": skip}, headers=auth_headers("admin@acme.example"))
+    _refused(response, "query", "skip")
+
+
+def test_there_are_lists_to_check():
+    assert len(_list_routes()) >= 9

@@ -11,6 +11,8 @@ T = TypeVar("T")
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Far past any organisation's rows, and far below what PostgreSQL's OFFSET (a bigint) overflows on.
+MAX_SKIP = 1_000_000_000
 
 
 class PaginationParams(BaseModel):
@@ -19,7 +21,9 @@ class PaginationParams(BaseModel):
 
 
 def pagination_params(
-    skip: Annotated[int, Query(ge=0, description="Rows to skip")] = 0,
+    skip: Annotated[
+        int, Query(ge=0, le=MAX_SKIP, description=f"Rows to skip (at most {MAX_SKIP:,})")
+    ] = 0,
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Rows to return (at most {MAX_LIMIT})")
     ] = DEFAULT_LIMIT,
