@@ -5,7 +5,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from limits import parse_many
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The value shipped in .env.example; refused outside local and test so nobody runs production on it.
@@ -28,7 +29,11 @@ class Settings(BaseSettings):
     jwt_issuer: str = "spendlens"
     jwt_audience: str = "spendlens-api"
     access_token_minutes: int = Field(default=60, ge=1, le=24 * 60)
-    signup_enabled: bool = True
+    # Unset: on in local and test, off in production (where admins invite people instead).
+    signup_enabled: bool | None = None
+    # New passwords need at least this zxcvbn score (0-4; 3 = "safely unguessable").
+    password_min_score: int = Field(default=3, ge=0, le=4)
+    invitation_days: int = Field(default=7, ge=1, le=90)
     cors_origins: list[str] = ["http://127.0.0.1:5006", "http://localhost:5006"]
     login_max_failures: int = Field(default=10, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=1)
@@ -39,6 +44,35 @@ class Settings(BaseSettings):
     # Daily RFM snapshots older than this many days are thinned to the last one of each month
     # (a nightly task); 0 keeps every snapshot.
     rfm_daily_snapshot_days: int = Field(default=400, ge=0)
+    # Where rate-limit counters live: Redis when set (shared by every API process), else memory.
+    redis_url: str | None = None
+    # Rate limits in the `limits` notation ("30/minute", several separated by ";").
+    rate_limit_enabled: bool = True
+    rate_limit_per_token: str = "1200/minute"
+    # Per client address over every API call: the dashboard server is one address for all its
+    # users, so this is the wider of the two.
+    rate_limit_per_address: str = "6000/minute"
+    rate_limit_login: str = "30/minute"
+    rate_limit_signup: str = "10/minute;20/hour"
+
+    @field_validator(
+        "rate_limit_per_token", "rate_limit_per_address", "rate_limit_login", "rate_limit_signup"
+    )
+    @classmethod
+    def _parse_rate_limit(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"not a rate limit such as '30/minute' or '10/minute;100/hour': {value}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _signup_default(self) -> "Settings":
+        if self.signup_enabled is None:
+            self.signup_enabled = self.env != "production"
+        return self
 
     @model_validator(mode="after")
     def _refuse_example_secret(self) -> "Settings":

@@ -25,6 +25,7 @@ TABLES = {
     "rfm_scores",
     "clv_fits",
     "clv_estimates",
+    "invitations",
 }
 
 

@@ -15,6 +15,8 @@ PUBLIC_API_ROUTES = {
     ("POST", "/api/v1/auth/login"),
     # Signup creates a new organisation; it is public by design and can be switched off.
     ("POST", "/api/v1/auth/signup"),
+    # The invitation's one-time token is the credential of this call.
+    ("POST", "/api/v1/auth/invitations/accept"),
 }
 
 # Minimum role per write route; every write route must be listed here.
@@ -30,6 +32,9 @@ WRITE_ROUTE_ROLES = {
     ("POST", "/api/v1/clv/fits"): "analyst",
     ("POST", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
+    ("POST", "/api/v1/users/invitations"): "admin",
+    ("DELETE", "/api/v1/users/invitations/{invitation_id}"): "admin",
+    ("PUT", "/api/v1/auth/me/password"): "viewer",
     ("POST", "/api/v1/segments/recompute"): "analyst",
     ("PUT", "/api/v1/segments/settings"): "admin",
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from spendlens.auth.security import MAX_PASSWORD_LENGTH
 from spendlens.models import Role
 
 
@@ -39,15 +40,18 @@ class Me(UserOut):
 
 class SignupIn(BaseModel):
     email: EmailStr
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(min_length=8, max_length=MAX_PASSWORD_LENGTH)
     full_name: str = Field(default="", max_length=200)
     organization_name: str = Field(min_length=1, max_length=200)
     base_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
 
 
-class SignupOut(BaseModel):
-    user: UserOut
-    organization: OrganizationOut
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
+class SignupAccepted(BaseModel):
+    """The same answer whether or not the email already had an account."""
+
+    detail: str
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(max_length=MAX_PASSWORD_LENGTH)
+    new_password: str = Field(min_length=8, max_length=MAX_PASSWORD_LENGTH)

@@ -12,6 +12,9 @@ from spendlens.config import Settings
 from spendlens.errors import Unauthorized
 
 ALGORITHM = "HS256"
+# Longest password accepted anywhere; a longer one is refused before it reaches the hasher
+# (argon2 cost grows with its input, and passlib raises on anything over 4096 bytes).
+MAX_PASSWORD_LENGTH = 256
 
 # argon2 (type ID) for new hashes; bcrypt hashes still verify and are upgraded on next login.
 password_context = CryptContext(schemes=["argon2", "bcrypt"], deprecated="auto")
@@ -26,12 +29,13 @@ def hash_password(password: str) -> str:
 
 def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
     """Check a password: (ok, new_hash), new_hash set when the stored hash needs upgrading."""
-    if password_hash is None:
-        password_context.verify(password, _DUMMY_HASH)
-        return False, None
     try:
+        if password_hash is None:
+            password_context.verify(password, _DUMMY_HASH)
+            return False, None
         return password_context.verify_and_update(password, password_hash)
     except (ValueError, TypeError):
+        # A malformed stored hash, or a password passlib refuses to hash (PasswordSizeError).
         return False, None
 
 

@@ -1,4 +1,4 @@
-"""Login with lock-out, signup, and token issuing."""
+"""Login with lock-out, signup, password changes, and token issuing."""
 
 from __future__ import annotations
 
@@ -8,12 +8,26 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from spendlens.auth.security import create_access_token, hash_password, verify_password
+from spendlens.auth.passwords import check_new_password
+from spendlens.auth.security import (
+    MAX_PASSWORD_LENGTH,
+    create_access_token,
+    hash_password,
+    verify_password,
+)
 from spendlens.config import Settings
-from spendlens.errors import Conflict, Forbidden, TooManyRequests, Unauthorized
+from spendlens.errors import Forbidden, TooManyRequests, Unauthorized
 from spendlens.models import LoginFailure, Organization, Role, User
 
 INVALID_CREDENTIALS = "Incorrect email or password"
+# The length of the email columns: no account has a longer one.
+MAX_EMAIL_LENGTH = 320
+# First key of the advisory lock that serialises the lock-out count of one email.
+_LOGIN_LOCK_NAMESPACE = 0x5E1D
+SIGNUP_ACCEPTED = (
+    "If this email can be used, the organisation and its admin account now exist: log in with "
+    "the email and password you chose."
+)
 
 
 def normalize_email(email: str) -> str:
@@ -52,26 +66,63 @@ def _lockout_retry_after(session: Session, email: str, settings: Settings) -> in
     return max(1, int((unlock_at - datetime.now(UTC)).total_seconds()) + 1)
 
 
-def authenticate(session: Session, email: str, password: str, settings: Settings) -> User:
-    email = normalize_email(email)
+def _reserve_attempt(session: Session, email: str, settings: Settings) -> None:
+    """Count this attempt as a failure before the password is checked, or refuse it (429).
+
+    Checking the count and adding to it happen under a per-email advisory lock, so parallel
+    attempts cannot all read "9 failures" and all be evaluated: exactly `login_max_failures`
+    attempts are evaluated in a window. A successful login clears the count again.
+    """
+    session.execute(select(func.pg_advisory_xact_lock(_LOGIN_LOCK_NAMESPACE, func.hashtext(email))))
     retry_after = _lockout_retry_after(session, email, settings)
     if retry_after is not None:
         raise TooManyRequests(
             "Too many failed login attempts; try again later", retry_after=retry_after
         )
+    session.add(LoginFailure(email=email))
+    # Committed now (releasing the lock): the failure must count for the attempts running
+    # beside this one, and must outlive the 401 that rolls back the request's transaction.
+    session.commit()
+
+
+def authenticate(session: Session, email: str, password: str, settings: Settings) -> User:
+    email = normalize_email(email)
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise Unauthorized(INVALID_CREDENTIALS)
+    _reserve_attempt(session, email, settings)
+    # Too long to be anyone's password: refused before the hasher sees it, with the same answer
+    # for known and unknown emails.
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise Unauthorized(INVALID_CREDENTIALS)
 
     user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    # An unknown email is verified against a dummy hash, so it takes as long as a known one.
     ok, new_hash = verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
-        session.add(LoginFailure(email=email))
-        # The failure must outlive the 401 that the request ends with (the request's
-        # transaction is rolled back on error), so it is committed here.
-        session.commit()
         raise Unauthorized(INVALID_CREDENTIALS)
 
     if new_hash:
         user.password_hash = new_hash
     session.execute(delete(LoginFailure).where(LoginFailure.email == email))
+    session.flush()
+    return user
+
+
+def change_password(
+    session: Session, user: User, current: str, new: str, settings: Settings
+) -> User:
+    """Set a new password (policy-checked) after the current one is verified; every token issued
+    before is revoked."""
+    if len(current) > MAX_PASSWORD_LENGTH or not verify_password(current, user.password_hash)[0]:
+        raise Unauthorized("The current password is not correct")
+    check_new_password(
+        new,
+        min_score=settings.password_min_score,
+        user_inputs=(user.email, user.full_name),
+        loc=("body", "new_password"),
+    )
+    user.password_hash = hash_password(new)
+    user.token_version += 1
     session.flush()
     return user
 
@@ -103,12 +154,23 @@ def signup(
     organization_name: str,
     base_currency: str,
     settings: Settings,
-) -> tuple[User, Organization]:
+) -> None:
+    """Create an organisation with its first admin, unless the email has an account already.
+
+    Both cases answer alike (and both hash the password), so signup does not tell anyone which
+    emails have accounts.
+    """
     if not settings.signup_enabled:
         raise Forbidden("Signup is disabled on this server")
     email = normalize_email(email)
+    check_new_password(
+        password,
+        min_score=settings.password_min_score,
+        user_inputs=(email, full_name, organization_name),
+    )
+    password_hash = hash_password(password)
     if email_taken(session, email):
-        raise Conflict("An account with this email already exists")
+        return
     org = Organization(
         name=organization_name.strip(),
         slug=unique_slug(session, organization_name),
@@ -117,15 +179,15 @@ def signup(
     )
     session.add(org)
     session.flush()
-    user = User(
-        org_id=org.id,
-        email=email,
-        full_name=full_name.strip(),
-        password_hash=hash_password(password),
-        role=Role.admin.value,
-        is_active=True,
-        token_version=1,
+    session.add(
+        User(
+            org_id=org.id,
+            email=email,
+            full_name=full_name.strip(),
+            password_hash=password_hash,
+            role=Role.admin.value,
+            is_active=True,
+            token_version=1,
+        )
     )
-    session.add(user)
     session.flush()
-    return user, org

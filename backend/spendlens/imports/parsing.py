@@ -33,6 +33,8 @@ RE_COUNTRY_CODE = r"^[A-Za-z]{2}$"
 RE_CURRENCY = r"^[A-Za-z]{3}$"
 # A cell our CSV export protected against spreadsheet formulas ('=…, '+…): the quote is ours.
 RE_NEUTRALISED = "^'[=+@\t\r-]"
+# The same guard at the start of every line of a multi-line cell (the export puts it there too).
+RE_NEUTRALISED_LINES = "(^|[\r\n])'(?=[=+@\t\r-])"
 RE_EMAIL = r"^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$"
 _MONTHS = "ARRAY['jan','feb','mar','apr','may','jun','jul','aug','sep','oct','nov','dec']"
 
@@ -277,10 +279,8 @@ class _Builder:
         ref = self.plan.columns[name].ref
         if self.exact and name in EXACT_TEXT:
             value = f"NULLIF({ref}, '')"
-            expression = (
-                f"CASE WHEN {value} ~ {self.neutralised} THEN substr({value}, 2) "
-                f"ELSE {value} END AS {alias}"
-            )
+            pattern, keep_break = self.p(RE_NEUTRALISED_LINES), self.p(r"\1")
+            expression = f"regexp_replace({value}, {pattern}, {keep_break}, 'g') AS {alias}"
         elif self.exact and name in GUARDED_KEYS:
             value = _text(ref)
             expression = (

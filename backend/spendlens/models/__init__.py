@@ -7,13 +7,14 @@ from spendlens.models.job import Job
 from spendlens.models.organization import Organization
 from spendlens.models.segments import RFM_SEGMENTS, RfmScore, RfmSettings, RfmSnapshot
 from spendlens.models.transaction import Transaction
-from spendlens.models.user import LoginFailure, Role, User
+from spendlens.models.user import Invitation, LoginFailure, Role, User
 
 __all__ = [
     "Base",
     "ClvEstimate",
     "ClvFit",
     "Customer",
+    "Invitation",
     "Job",
     "LoginFailure",
     "Merchant",

@@ -1,4 +1,4 @@
-"""People who log in, and the failed-login record that drives the lock-out."""
+"""People who log in, the failed-login record that drives the lock-out, and invitations."""
 
 from __future__ import annotations
 
@@ -60,3 +60,28 @@ class LoginFailure(Base):
     failed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
+
+
+class Invitation(TimestampMixin, Base):
+    """An admin's invitation to join their organisation: one use, until it expires. Only the
+    SHA-256 of the token is stored; the token itself is shown once, to the admin who made it."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (
+        CheckConstraint("role IN ('viewer', 'analyst', 'admin')", name="role"),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        Index("ix_invitations_org_id", "org_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    org_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
+    )
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    invited_by: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from spendlens.auth.passwords import check_new_password
 from spendlens.auth.security import hash_password
 from spendlens.auth.service import email_taken, normalize_email
+from spendlens.config import Settings
 from spendlens.errors import Conflict, NotFound
 from spendlens.models import User
 from spendlens.users.schemas import UserCreate, UserUpdate
@@ -32,8 +34,13 @@ def get_user(session: Session, org_id: int, user_id: int) -> User:
     return user
 
 
-def create_user(session: Session, org_id: int, body: UserCreate) -> User:
+def create_user(session: Session, org_id: int, body: UserCreate, settings: Settings) -> User:
     email = normalize_email(body.email)
+    check_new_password(
+        body.password,
+        min_score=settings.password_min_score,
+        user_inputs=(email, body.full_name),
+    )
     if email_taken(session, email):
         raise Conflict("An account with this email already exists")
     user = User(

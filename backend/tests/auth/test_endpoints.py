@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from spendlens.auth.security import ALGORITHM, hash_password, verify_password
 from spendlens.config import get_settings
-from spendlens.models import LoginFailure, User
+from spendlens.models import LoginFailure, Organization, User
 from tests.builders import BUILDER_PASSWORD, create_org, create_user, headers_for
 
 DEMO_PASSWORD = "spendlens-demo"
@@ -224,43 +224,51 @@ class TestSignup:
         "full_name": "Fay Founder",
         "organization_name": "NewCo Ltd",
     }
+    SIGNUP = "/api/v1/auth/signup"
 
     def test_creates_org_with_first_admin_who_can_log_in(self, client):
-        response = client.post("/api/v1/auth/signup", json=self.BODY)
-        assert response.status_code == 201
-        body = response.json()
-        assert body["user"]["role"] == "admin"
-        assert body["user"]["email"] == "founder@newco.example"
-        assert body["organization"]["slug"] == "newco-ltd"
-        me = client.get(ME, headers={"Authorization": f"Bearer {body['access_token']}"})
-        assert me.json()["organization"]["name"] == "NewCo Ltd"
-        assert login(client, "founder@newco.example", "a-long-password").status_code == 200
+        response = client.post(self.SIGNUP, json=self.BODY)
+        assert response.status_code == 202
+        assert "access_token" not in response.json()
+        token = login(client, "founder@newco.example", "a-long-password").json()["access_token"]
+        me = client.get(ME, headers={"Authorization": f"Bearer {token}"}).json()
+        assert me["role"] == "admin"
+        assert me["email"] == "founder@newco.example"
+        assert me["organization"]["name"] == "NewCo Ltd"
+        assert me["organization"]["slug"] == "newco-ltd"
 
     def test_new_org_sees_none_of_the_demo_data(self, client):
-        token = client.post("/api/v1/auth/signup", json=self.BODY).json()["access_token"]
+        client.post(self.SIGNUP, json=self.BODY)
+        token = login(client, "founder@newco.example", "a-long-password").json()["access_token"]
         listing = client.get("/api/v1/transactions", headers={"Authorization": f"Bearer {token}"})
         assert listing.status_code == 200
         assert listing.json()["total"] == 0
 
-    def test_duplicate_email_gets_409(self, client):
-        body = dict(self.BODY, email="analyst@acme.example")
-        response = client.post("/api/v1/auth/signup", json=body)
-        assert response.status_code == 409
+    def test_existing_email_gets_the_same_answer_and_changes_nothing(self, client, session):
+        # Was: a 409 that told anyone which emails have accounts.
+        fresh = client.post(self.SIGNUP, json=dict(self.BODY, email="fresh@newco.example"))
+        taken = client.post(self.SIGNUP, json=dict(self.BODY, email="analyst@acme.example"))
+        assert taken.status_code == fresh.status_code == 202
+        assert taken.json() == fresh.json()
+        assert login(client, "analyst@acme.example", DEMO_PASSWORD).status_code == 200
+        assert login(client, "analyst@acme.example", "a-long-password").status_code == 401
+        orgs = session.execute(select(Organization).where(Organization.name == "NewCo Ltd"))
+        assert len(orgs.all()) == 1
 
     def test_same_org_name_gets_a_distinct_slug(self, client):
-        client.post("/api/v1/auth/signup", json=self.BODY)
-        second = client.post(
-            "/api/v1/auth/signup", json=dict(self.BODY, email="other@newco.example")
-        )
-        assert second.status_code == 201
-        assert second.json()["organization"]["slug"] == "newco-ltd-2"
+        client.post(self.SIGNUP, json=self.BODY)
+        second = client.post(self.SIGNUP, json=dict(self.BODY, email="other@newco.example"))
+        assert second.status_code == 202
+        token = login(client, "other@newco.example", "a-long-password").json()["access_token"]
+        me = client.get(ME, headers={"Authorization": f"Bearer {token}"}).json()
+        assert me["organization"]["slug"] == "newco-ltd-2"
 
     @pytest.mark.parametrize(
         "change",
         [{"email": "not-an-email"}, {"password": "short"}, {"organization_name": ""}],
     )
     def test_invalid_body_gets_422(self, client, change):
-        response = client.post("/api/v1/auth/signup", json=dict(self.BODY, **change))
+        response = client.post(self.SIGNUP, json=dict(self.BODY, **change))
         assert response.status_code == 422
         assert response.json()["error"] == "ValidationError"
 
@@ -269,5 +277,5 @@ class TestSignup:
 
         disabled = get_settings().model_copy(update={"signup_enabled": False})
         app.dependency_overrides[dep_settings] = lambda: disabled
-        response = client.post("/api/v1/auth/signup", json=self.BODY)
+        response = client.post(self.SIGNUP, json=self.BODY)
         assert response.status_code == 403

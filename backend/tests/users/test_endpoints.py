@@ -23,23 +23,27 @@ class TestListUsers:
 
 class TestCreateUser:
     def test_admin_creates_user_who_can_log_in(self, client, auth_headers):
-        body = {"email": "New.Person@acme.example", "password": "password-123", "role": "analyst"}
+        body = {
+            "email": "New.Person@acme.example",
+            "password": "tidy-otter-lantern-42",
+            "role": "analyst",
+        }
         response = client.post(USERS, json=body, headers=auth_headers("admin@acme.example"))
         assert response.status_code == 201
         assert response.json()["email"] == "new.person@acme.example"
         login = client.post(
             "/api/v1/auth/login",
-            data={"username": "new.person@acme.example", "password": "password-123"},
+            data={"username": "new.person@acme.example", "password": "tidy-otter-lantern-42"},
         )
         assert login.status_code == 200
 
     def test_duplicate_email_gets_409(self, client, auth_headers):
-        body = {"email": "viewer@acme.example", "password": "password-123"}
+        body = {"email": "viewer@acme.example", "password": "tidy-otter-lantern-42"}
         response = client.post(USERS, json=body, headers=auth_headers("admin@acme.example"))
         assert response.status_code == 409
 
     def test_unknown_role_gets_422(self, client, auth_headers):
-        body = {"email": "x@acme.example", "password": "password-123", "role": "owner"}
+        body = {"email": "x@acme.example", "password": "tidy-otter-lantern-42", "role": "owner"}
         response = client.post(USERS, json=body, headers=auth_headers("admin@acme.example"))
         assert response.status_code == 422
 
