@@ -23,6 +23,10 @@ import pytest
 os.environ.setdefault("SPENDLENS_ENV", "test")
 os.environ.setdefault("SPENDLENS_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
 os.environ["SPENDLENS_DASHBOARD_TODAY"] = "2026-06-30"
+# One API serves the whole run from one address (the dashboard's and the tests' own calls): the
+# login and signup limits are for people, and the backend's tests cover them.
+os.environ.setdefault("SPENDLENS_RATE_LIMIT_LOGIN", "1000/minute")
+os.environ.setdefault("SPENDLENS_RATE_LIMIT_SIGNUP", "1000/minute")
 
 from spendlens.testing import (  # noqa: E402
     DEMO_AS_OF,
