@@ -91,7 +91,16 @@ def start_api(url: str, log_path: Path) -> tuple[subprocess.Popen, str]:
     env = dict(os.environ, SPENDLENS_DATABASE_URL=url, SPENDLENS_LOG_LEVEL="WARNING")
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "backend"), env.get("PYTHONPATH", "")])
     process = subprocess.Popen(
-        [sys.executable, "-m", "spendlens.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "spendlens.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
         env=env,
         cwd=ROOT,
         stdout=open(log_path, "wb"),
