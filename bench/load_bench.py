@@ -78,6 +78,17 @@ def prepare(admin_url: str) -> str:
     return migrated_and_seeded(with_database(admin_url, DATABASE))
 
 
+def kept_database(admin_url: str) -> str | None:
+    from spendlens.local_db import with_database
+
+    conn = psycopg2.connect(admin_url)
+    with conn.cursor() as cur:
+        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+        exists = cur.fetchone() is not None
+    conn.close()
+    return with_database(admin_url, DATABASE) if exists else None
+
+
 def drop(admin_url: str) -> None:
     conn = psycopg2.connect(admin_url)
     conn.autocommit = True
@@ -222,6 +233,31 @@ def busy_connections(url: str) -> int:
     return count
 
 
+def server_side(base: str) -> dict:
+    """Request durations as the API measured them (from accepting the request to its last
+    byte), to tell the server's queueing from the load generator's own delays."""
+    text = httpx.get(base + "/metrics", timeout=30).text
+    count = total = within_1s = within_5s = 0.0
+    for line in text.splitlines():
+        if not line.startswith("spendlens_http_request_duration_seconds") or "/api/v1" not in line:
+            continue
+        name, value = line.rsplit(" ", 1)
+        if name.startswith("spendlens_http_request_duration_seconds_count"):
+            count += float(value)
+        elif name.startswith("spendlens_http_request_duration_seconds_sum"):
+            total += float(value)
+        elif 'le="1.0"' in name:
+            within_1s += float(value)
+        elif 'le="5.0"' in name:
+            within_5s += float(value)
+    return {
+        "requests": int(count),
+        "mean_ms": round(1000 * total / count, 1) if count else None,
+        "within_1s": within_1s / count if count else 0.0,
+        "within_5s": within_5s / count if count else 0.0,
+    }
+
+
 def report(samples: list[dict], seconds: float, stalled_opened: int, args) -> dict:
     ok = [s["seconds"] * 1000 for s in samples if s["status"] == 200]
     errors = Counter(str(s["status"]) for s in samples if s["status"] != 200)
@@ -271,11 +307,16 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=120)
     parser.add_argument("--stalled", type=int, default=50)
     parser.add_argument("--stall-seconds", type=float, default=20)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the seeded database and reuse a kept one"
+    )
     args = parser.parse_args()
 
     admin_url = test_server_url()
-    print("seeding the demo data ...", flush=True)
-    url = prepare(admin_url)
+    url = kept_database(admin_url) if args.keep else None
+    if url is None:
+        print("seeding the demo data ...", flush=True)
+        url = prepare(admin_url)
     log_path = Path(tempfile.mkdtemp(prefix="spendlens-load-")) / "api.log"
     process, base = start_api(url, log_path)
     try:
@@ -285,6 +326,14 @@ def main() -> int:
         samples, opened = asyncio.run(measure(base, token, args))
         elapsed = time.monotonic() - started - 1
         summary = report(samples, elapsed, opened, args)
+        summary["server"] = server_side(base)
+        print(
+            "server side (Prometheus histogram, all routes):"
+            f" {summary['server']['requests']} requests,"
+            f" mean {summary['server']['mean_ms']} ms,"
+            f" within 1 s {summary['server']['within_1s']:.1%},"
+            f" within 5 s {summary['server']['within_5s']:.1%}"
+        )
         time.sleep(3)
         summary["busy_connections_after"] = busy_connections(url)
         summary["readyz_after"] = httpx.get(base + "/readyz", timeout=30).status_code
@@ -300,7 +349,8 @@ def main() -> int:
     finally:
         process.terminate()
         process.wait(timeout=30)
-        drop(admin_url)
+        if not args.keep:
+            drop(admin_url)
     return 1 if summary["errors"] else 0
 
 

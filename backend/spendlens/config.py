@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # Streamed exports that may read at once, beside the requests above.
     db_stream_slots: int = Field(default=4, ge=1)
     # How long a request waits for the gate (or a stream for its slot) before 503 + Retry-After.
-    db_admission_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_admission_timeout_seconds: float = Field(default=20.0, gt=0)
     # How long a checkout waits for a free pooled connection before 503 + Retry-After.
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     # Server-side limits of the API's sessions (0 = none); background jobs lift them.
