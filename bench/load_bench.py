@@ -181,7 +181,11 @@ async def keep_stalled(
 
 async def run_clients(base: str, token: str, clients: int, seconds: float) -> list[dict]:
     samples: list[dict] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them: reusing one the server
+    # is closing would count its race as an error of the API.
+    limits = httpx.Limits(
+        max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=1.0
+    )
     async with httpx.AsyncClient(
         base_url=base,
         headers={"Authorization": f"Bearer {token}"},
