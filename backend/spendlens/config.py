@@ -38,7 +38,25 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=10, ge=1)
     login_window_seconds: int = Field(default=15 * 60, ge=1)
     log_level: str = "INFO"
+    # --- Database concurrency and timeouts (README: "Concurrency and the database") ---
+    # Requests that may use the database at once (the admission gate); the pool holds this many
+    # connections plus as many again in overflow, plus one per streamed-export slot.
     db_pool_size: int = Field(default=10, ge=1)
+    # Streamed exports that may read at once, beside the requests above.
+    db_stream_slots: int = Field(default=4, ge=1)
+    # How long a request waits for the gate (or a stream for its slot) before 503 + Retry-After.
+    db_admission_timeout_seconds: float = Field(default=20.0, gt=0)
+    # How long a checkout waits for a free pooled connection before 503 + Retry-After.
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Server-side limits of the API's sessions (0 = none); background jobs lift them.
+    db_statement_timeout_seconds: float = Field(default=60.0, ge=0)
+    db_lock_timeout_seconds: float = Field(default=5.0, ge=0)
+    db_idle_in_transaction_timeout_seconds: float = Field(default=60.0, ge=0)
+    # A streamed download whose client accepts no chunk for this long is closed.
+    stream_send_timeout_seconds: float = Field(default=15.0, gt=0)
+    # The Retry-After (seconds) of a 503 caused by the database being busy or unreachable.
+    db_retry_after_seconds: int = Field(default=5, ge=1)
+    # --- end of database concurrency settings ---
     # Largest accepted import upload (bytes); bigger ones get 413 before they are read.
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
     # Daily RFM snapshots older than this many days are thinned to the last one of each month

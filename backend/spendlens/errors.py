@@ -9,8 +9,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from spendlens.config import get_settings
 
 logger = logging.getLogger("spendlens.errors")
 
@@ -99,6 +102,10 @@ class ServiceUnavailable(AppError):
     status_code = 503
     error = "ServiceUnavailable"
 
+    def __init__(self, detail: Any = None, *, retry_after: int | None = None) -> None:
+        headers = None if retry_after is None else {"Retry-After": str(max(1, retry_after))}
+        super().__init__(detail, headers=headers)
+
 
 def error_body(error: str, detail: Any) -> dict[str, Any]:
     return {"error": error, "detail": detail}
@@ -128,6 +135,35 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         status: {"model": ErrorSchema, "description": descriptions.get(status, "Error")}
         for status in statuses
     }
+
+
+# SQLSTATEs that say "the database cannot serve this now, the same request may work later":
+# connection exceptions (class 08), insufficient resources (53: too many connections, out of
+# memory or disk), operator intervention (57: shutdown, crash recovery, cancelled by a
+# statement_timeout), lock_timeout (55P03), and serialization failures and deadlocks (40001,
+# 40P01) that only a retry resolves.
+_TRANSIENT_CLASSES = ("08", "53", "57")
+_TRANSIENT_CODES = {"55P03", "40001", "40P01", "25P03"}
+QUERY_CANCELED = "57014"
+
+
+def database_unavailable(exc: BaseException) -> str | None:
+    """Why `exc` means the database is unreachable, overloaded or timed out (the detail of a
+    503), or None when it is a real error of the request or the code (a 500)."""
+    if isinstance(exc, PoolTimeoutError):
+        return "Every database connection is busy; retry shortly"
+    if not isinstance(exc, DBAPIError):
+        return None
+    code = getattr(exc.orig, "pgcode", None)
+    if code == QUERY_CANCELED:
+        return "The query took longer than the service allows; narrow the filters or retry later"
+    if code in _TRANSIENT_CODES or (code and code[:2] in _TRANSIENT_CLASSES):
+        return "The database is busy or restarting; retry shortly"
+    # Without a SQLSTATE, a DBAPI error means the server never answered: it refused the
+    # connection, or the connection broke (SQLAlchemy then flags it as invalidated).
+    if exc.connection_invalidated or (code is None and isinstance(exc, OperationalError)):
+        return "The database is unreachable; retry shortly"
+    return None
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
@@ -178,6 +214,25 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.exception("integrity error", extra={"path": request.url.path})
         return JSONResponse(
             error_body("InternalError", "An unexpected error occurred"), status_code=500
+        )
+
+    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        detail = database_unavailable(exc)
+        if detail is None:
+            logger.exception("database error", extra={"path": request.url.path})
+            return JSONResponse(
+                error_body("InternalError", "An unexpected error occurred"), status_code=500
+            )
+        logger.warning(
+            "database unavailable: %s", type(exc).__name__, extra={"path": request.url.path}
+        )
+        retry_after = str(get_settings().db_retry_after_seconds)
+        return JSONResponse(
+            error_body("ServiceUnavailable", detail),
+            status_code=503,
+            headers={"Retry-After": retry_after},
         )
 
     @app.exception_handler(Exception)

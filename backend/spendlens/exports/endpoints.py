@@ -14,6 +14,7 @@ from spendlens.customers.filters import CustomerFiltersDep
 from spendlens.db import StreamConnectionDep
 from spendlens.errors import error_responses
 from spendlens.exports import service
+from spendlens.kit.streaming import DatabaseStreamingResponse
 
 router = APIRouter(prefix="/exports", tags=["exports"])
 
@@ -56,7 +57,7 @@ def export_customers_csv(
     spreadsheet would run as a formula are prefixed with `'`.
     """
     include_clv = CustomerExtra.clv in (include or ())
-    return StreamingResponse(
+    return DatabaseStreamingResponse(
         service.customers_csv(connect, org.id, org.base_currency, filters, include_clv=include_clv),
         media_type="text/csv; charset=utf-8",
         headers=_attachment(f"customers-{date.today().isoformat()}.csv"),
@@ -77,7 +78,7 @@ def export_merchants_csv(
     """Every merchant of the organisation as streamed CSV, by name: `name, default_category`,
     the native merchants import layout (`POST /imports` with `kind=merchants`). Cells that a
     spreadsheet would run as a formula are prefixed with `'`."""
-    return StreamingResponse(
+    return DatabaseStreamingResponse(
         service.merchants_csv(connect, org.id),
         media_type="text/csv; charset=utf-8",
         headers=_attachment(f"merchants-{date.today().isoformat()}.csv"),
@@ -104,7 +105,7 @@ def export_organization_json(
     and `transactions` lists import as they are with `POST /imports` (format `json`, the list's
     kind), in that order: exporting the copy then gives the same document.
     """
-    return StreamingResponse(
+    return DatabaseStreamingResponse(
         service.organization_json(connect, org.id),
         media_type="application/json",
         headers=_attachment(f"organization-{date.today().isoformat()}.json"),

@@ -75,14 +75,20 @@ def _chunked(pieces: Iterable[str]) -> Iterator[str]:
     """Joins small pieces into chunks of about CHUNK_CHARS, so a response is not sent per row."""
     buffer: list[str] = []
     size = 0
-    for piece in pieces:
-        buffer.append(piece)
-        size += len(piece)
-        if size >= CHUNK_CHARS:
+    try:
+        for piece in pieces:
+            buffer.append(piece)
+            size += len(piece)
+            if size >= CHUNK_CHARS:
+                yield "".join(buffer)
+                buffer, size = [], 0
+        if buffer:
             yield "".join(buffer)
-            buffer, size = [], 0
-    if buffer:
-        yield "".join(buffer)
+    finally:
+        # Closing this generator (a client gone) closes the one holding the cursor at once.
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
 
 
 def customers_csv(

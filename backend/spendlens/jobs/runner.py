@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, func, select, text, update
 
-from spendlens.db import get_engine
+from spendlens.db import get_engine, lift_request_timeouts
 from spendlens.models import Job
 
 logger = logging.getLogger("spendlens.jobs")
@@ -232,6 +232,7 @@ def run_job(
     with engine.connect() as conn:
         try:
             with conn.begin():
+                lift_request_timeouts(conn)  # the API's per-statement limits are not a job's
                 outcome = execute_job(conn, progress, org_id, job_id, work)
         except Exception as exc:
             logger.exception("job %s failed", job_id)

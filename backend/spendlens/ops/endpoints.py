@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from spendlens.config import get_settings
 from spendlens.db import get_engine
 from spendlens.errors import ServiceUnavailable, error_responses
 
@@ -28,7 +29,9 @@ def readyz(engine: Annotated[Engine, Depends(get_engine)]) -> dict[str, str]:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
-        raise ServiceUnavailable("Database unreachable")
+        raise ServiceUnavailable(
+            "Database unreachable", retry_after=get_settings().db_retry_after_seconds
+        )
     return {"status": "ok", "database": "ok"}
 
 

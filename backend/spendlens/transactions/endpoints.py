@@ -13,6 +13,7 @@ from spendlens.auth.dependencies import AnalystUser, CurrentOrg, CurrentUser, Or
 from spendlens.db import SessionDep, StreamConnectionDep
 from spendlens.errors import error_responses
 from spendlens.kit.pagination import Page, PaginationDep
+from spendlens.kit.streaming import DatabaseStreamingResponse
 from spendlens.transactions import service
 from spendlens.transactions.filters import FiltersDep
 from spendlens.transactions.schemas import (
@@ -60,7 +61,7 @@ def export_transactions_csv(
 ) -> StreamingResponse:
     """Every transaction matching the filters as streamed CSV (formula injection neutralised)."""
     filename = f"transactions-{date.today().isoformat()}.csv"
-    return StreamingResponse(
+    return DatabaseStreamingResponse(
         service.export_csv_lines(connect, org_id, filters, sort),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
