@@ -77,10 +77,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from spendlens.db import get_engine
+    from spendlens.db import background_engine
     from spendlens.seed import main_summary, seed_demo
 
-    results = seed_demo(get_engine(), as_of=args.as_of, scale=args.scale)
+    engine = background_engine()
+    try:
+        results = seed_demo(engine, as_of=args.as_of, scale=args.scale)
+    finally:
+        engine.dispose()
     print(main_summary(results))
     created = [result.slug for result in results if result.created]
     if created:
@@ -94,11 +98,11 @@ def _queue_first_rfm_snapshots(slugs: list[str], as_of) -> None:
     at the next nightly run), so segment filters and customers' RFM work from the start."""
     from sqlalchemy import select
 
-    from spendlens.db import get_engine
+    from spendlens.db import background_transaction
     from spendlens.models import Organization
     from spendlens.segments.service import queue_recompute
 
-    with get_engine().begin() as conn:
+    with background_transaction() as conn:
         orgs = conn.execute(
             select(Organization.id).where(Organization.slug.in_(slugs)).order_by(Organization.id)
         ).scalars()

@@ -15,7 +15,7 @@ thread.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractContextManager, asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from functools import lru_cache
 from typing import Annotated
 
@@ -95,6 +95,21 @@ def lift_request_timeouts(conn: Connection) -> None:
             "SET LOCAL idle_in_transaction_session_timeout = 0"
         )
     )
+
+
+@contextmanager
+def background_transaction(engine: Engine | None = None) -> Iterator[Connection]:
+    """A transaction for work outside any request (the worker's periodic tasks, the CLI), without
+    the API's time limits; committed when the block ends, rolled back if it raises."""
+    with (engine or get_engine()).begin() as conn:
+        lift_request_timeouts(conn)
+        yield conn
+
+
+def background_engine() -> Engine:
+    """An engine without the API's time limits, for long work that manages its own transactions
+    (the demo seed at a large scale)."""
+    return make_engine(get_settings().sqlalchemy_url, pool_size=2)
 
 
 class DatabaseBusy(ServiceUnavailable):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from spendlens.db import get_engine
+from spendlens.db import background_transaction
 from spendlens.imports.repository import drop_stale_staging_tables
 from spendlens.jobs.queue import queue
 
@@ -19,7 +19,7 @@ STAGING_RETENTION_DAYS = 7
 @queue.task(name="imports.drop_stale_staging", queueing_lock="imports.drop_stale_staging")
 def drop_stale_staging(timestamp: int) -> int:
     """Hourly: drop staged uploads of finished jobs, and of failed ones after the retention."""
-    with get_engine().begin() as conn:
+    with background_transaction() as conn:
         dropped = drop_stale_staging_tables(conn, retention_days=STAGING_RETENTION_DAYS)
     if dropped:
         logger.info("dropped %d stale staging table(s): %s", len(dropped), ", ".join(dropped))

@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, date, datetime, timedelta
 
 from spendlens.config import get_settings
-from spendlens.db import get_engine
+from spendlens.db import background_transaction
 from spendlens.jobs.queue import queue
 from spendlens.segments.repository import thin_old_snapshots
 from spendlens.segments.service import queue_daily_recomputes
@@ -27,7 +27,7 @@ def day_before(timestamp: int) -> date:
 def schedule_daily_recomputes(timestamp: int) -> int:
     """Queue, for every organisation, the snapshot of the UTC day before `timestamp`."""
     as_of = day_before(timestamp)
-    with get_engine().begin() as conn:
+    with background_transaction() as conn:
         queued = queue_daily_recomputes(conn, as_of)
     logger.info("queued %s RFM recomputes as of %s", queued, as_of)
     return queued
@@ -48,7 +48,7 @@ def thin_snapshots(timestamp: int) -> int:
     cutoff = thinning_cutoff(timestamp, get_settings().rfm_daily_snapshot_days)
     if cutoff is None:
         return 0
-    with get_engine().begin() as conn:
+    with background_transaction() as conn:
         deleted = thin_old_snapshots(conn, before=cutoff)
     if deleted:
         logger.info("thinned %d RFM snapshot(s) dated before %s", deleted, cutoff)
