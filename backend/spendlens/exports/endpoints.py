@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import Enum
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from spendlens.auth.dependencies import AnalystUser, CurrentOrg, CurrentUser
 from spendlens.customers.filters import CustomerFiltersDep
 from spendlens.db import StreamConnectionDep
 from spendlens.errors import error_responses
+from spendlens.kit.downloads import attachment
 from spendlens.exports import service
 
 router = APIRouter(prefix="/exports", tags=["exports"])
@@ -22,10 +22,6 @@ class CustomerExtra(str, Enum):
     """Optional column groups of the customers CSV."""
 
     clv = "clv"
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
 @router.get(
@@ -59,7 +55,7 @@ def export_customers_csv(
     return StreamingResponse(
         service.customers_csv(connect, org.id, org.base_currency, filters, include_clv=include_clv),
         media_type="text/csv; charset=utf-8",
-        headers=_attachment(f"customers-{date.today().isoformat()}.csv"),
+        headers=attachment("customers", "csv", org),
     )
 
 
@@ -80,7 +76,7 @@ def export_merchants_csv(
     return StreamingResponse(
         service.merchants_csv(connect, org.id),
         media_type="text/csv; charset=utf-8",
-        headers=_attachment(f"merchants-{date.today().isoformat()}.csv"),
+        headers=attachment("merchants", "csv", org),
     )
 
 
@@ -107,5 +103,5 @@ def export_organization_json(
     return StreamingResponse(
         service.organization_json(connect, org.id),
         media_type="application/json",
-        headers=_attachment(f"organization-{date.today().isoformat()}.json"),
+        headers=attachment("organization", "json", org),
     )
