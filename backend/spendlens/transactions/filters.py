@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from spendlens.errors import Unprocessable
 from spendlens.kit.sql import contains_pattern
 from spendlens.models import Merchant, Transaction
+from spendlens.models.rules import AMOUNT_DIGITS, AMOUNT_PLACES, CATEGORY_LENGTH, NAME_LENGTH
 
 
 @dataclass(frozen=True)
@@ -85,20 +86,32 @@ def transaction_filters(
         date | None, Query(description="Last day included (UTC), YYYY-MM-DD")
     ] = None,
     category: Annotated[
-        list[str] | None, Query(description="Category; repeat for several", max_length=100)
+        list[str] | None,
+        Query(description="Category; repeat for several", max_length=CATEGORY_LENGTH),
     ] = None,
     merchant: Annotated[
         list[str] | None,
-        Query(description="Merchant name (case-insensitive); repeat for several", max_length=200),
+        Query(
+            description="Merchant name (case-insensitive); repeat for several",
+            max_length=NAME_LENGTH,
+        ),
     ] = None,
     customer_id: Annotated[int | None, Query(ge=1, description="Only this customer")] = None,
     min_amount: Annotated[
         Decimal | None,
-        Query(description="Smallest amount included", max_digits=14, decimal_places=2),
+        Query(
+            description="Smallest amount included",
+            max_digits=AMOUNT_DIGITS,
+            decimal_places=AMOUNT_PLACES,
+        ),
     ] = None,
     max_amount: Annotated[
         Decimal | None,
-        Query(description="Largest amount included", max_digits=14, decimal_places=2),
+        Query(
+            description="Largest amount included",
+            max_digits=AMOUNT_DIGITS,
+            decimal_places=AMOUNT_PLACES,
+        ),
     ] = None,
     q: Annotated[
         str | None,

@@ -7,8 +7,15 @@ from spendlens.imports.formats import NATIVE_CUSTOMER_FIELDS, SourcePlan
 from spendlens.imports.parsing.builder import RowsBuilder
 from spendlens.imports.parsing.cells import RE_EMAIL, country, without_spreadsheet_decimals
 from spendlens.imports.parsing.query import Check, ParseQuery
+from spendlens.models.rules import (
+    DEFAULT_STAGE,
+    EMAIL_LENGTH,
+    EXTERNAL_ID_LENGTH,
+    NAME_LENGTH,
+    LifecycleStage,
+    sql_values,
+)
 
-LIFECYCLE_STAGES = ("lead", "prospect", "customer", "churned")
 # A preview shows a customer as the native file writes it.
 CUSTOMER_PREVIEW_COLUMNS = list(NATIVE_CUSTOMER_FIELDS.values())
 
@@ -23,7 +30,7 @@ def _external_id(b: RowsBuilder) -> str:
         external_id = b.typed("ext", raw_id)
         b.require(key, external_id)
         b.reject_duplicates(key, external_id)
-    b.limit_length(key, external_id, 100)
+    b.limit_length(key, external_id, EXTERNAL_ID_LENGTH)
     return external_id
 
 
@@ -32,7 +39,7 @@ def _email(b: RowsBuilder) -> str:
     if b.plan.has("email"):
         b.checks.append(
             Check(
-                f"({email} !~ {b.p(RE_EMAIL)} OR length({email}) > 320)",
+                f"({email} !~ {b.p(RE_EMAIL)} OR length({email}) > {EMAIL_LENGTH})",
                 b.column("email"),
                 email,
                 "not an email address",
@@ -68,18 +75,17 @@ def _signup_date(b: RowsBuilder) -> str:
 
 def _lifecycle_stage(b: RowsBuilder) -> str:
     if not b.plan.has("lifecycle_stage"):
-        return "'customer'"
+        return f"'{DEFAULT_STAGE.value}'"
     stage_text = b.text("lifecycle_stage")
-    allowed = ", ".join(f"'{s}'" for s in LIFECYCLE_STAGES)
     b.checks.append(
         Check(
-            f"lower({stage_text}) NOT IN ({allowed})",
+            f"lower({stage_text}) NOT IN ({sql_values(LifecycleStage)})",
             b.column("lifecycle_stage"),
             stage_text,
-            f"not one of {', '.join(LIFECYCLE_STAGES)}",
+            f"not one of {', '.join(stage.value for stage in LifecycleStage)}",
         )
     )
-    return f"COALESCE(lower({stage_text}), 'customer')"
+    return f"COALESCE(lower({stage_text}), '{DEFAULT_STAGE.value}')"
 
 
 def customer_rows(plan: SourcePlan, staging: str) -> ParseQuery:
@@ -88,7 +94,7 @@ def customer_rows(plan: SourcePlan, staging: str) -> ParseQuery:
     external_id = _external_id(b)
     name = b.text("name")
     if plan.has("name"):
-        b.limit_length("name", name, 200)
+        b.limit_length("name", name, NAME_LENGTH)
     email = _email(b)
     country_code = _country(b)
     signup_date = _signup_date(b)

@@ -22,9 +22,18 @@ from spendlens.imports.parsing.cells import (
     without_spreadsheet_decimals,
 )
 from spendlens.imports.parsing.query import Check, ParseQuery
-
-MAX_AMOUNT = 10**12  # numeric(14, 2)
-MAX_QUANTITY = 1_000_000
+from spendlens.models.rules import (
+    CATEGORY_LENGTH,
+    EXTERNAL_ID_LENGTH,
+    MAX_AMOUNT,
+    MAX_QUANTITY,
+    NAME_LENGTH,
+    TransactionKind,
+    has_sign_sql,
+    kind_by_sign_sql,
+    sign_reason,
+    sql_values,
+)
 
 TRANSACTION_PREVIEW_COLUMNS = [
     "customer_ref",
@@ -91,7 +100,7 @@ def _customer(b: RowsBuilder, org: str) -> Customer:
         if plan.has("customer_db_id"):
             missing += f" AND {b.text('customer_db_id')} IS NULL"
         b.checks.append(Check(missing, b.column(column), "''", "required"))
-    b.limit_length(column, customer.ref, 100)
+    b.limit_length(column, customer.ref, EXTERNAL_ID_LENGTH)
     if plan.has("customer_db_id"):
         db_text = b.text("customer_db_id")
         b.checks.append(
@@ -215,34 +224,29 @@ def _zero_amount(b: RowsBuilder, amount: Amount) -> None:
 
 def _kind(b: RowsBuilder, amount: Amount) -> str:
     """The kind: from the amount's sign, or given and then checked against the sign."""
-    kind = f"(CASE WHEN {amount.value} < 0 THEN 'refund' ELSE 'purchase' END)"
+    kind = kind_by_sign_sql(amount.value)
     if not b.plan.has("kind"):
         return kind
     kind_text = b.text("kind")
     b.checks.append(
         Check(
-            f"lower({kind_text}) NOT IN ('purchase', 'refund')",
+            f"lower({kind_text}) NOT IN ({sql_values(TransactionKind)})",
             b.column("kind"),
             kind_text,
-            "not purchase or refund",
+            f"not {' or '.join(choice.value for choice in TransactionKind)}",
         )
     )
-    b.checks.append(
-        Check(
-            f"lower({kind_text}) = 'purchase' AND {amount.value} < 0",
-            amount.column,
-            amount.text,
-            "a purchase needs a positive amount",
+    # A zero amount was reported above, so "not the kind's sign" means the other sign here.
+    for choice in TransactionKind:
+        b.checks.append(
+            Check(
+                f"lower({kind_text}) = '{choice.value}' "
+                f"AND NOT ({has_sign_sql(amount.value, choice)})",
+                amount.column,
+                amount.text,
+                sign_reason(choice),
+            )
         )
-    )
-    b.checks.append(
-        Check(
-            f"lower({kind_text}) = 'refund' AND {amount.value} > 0",
-            amount.column,
-            amount.text,
-            "a refund needs a negative amount",
-        )
-    )
     return f"COALESCE(lower({kind_text}), {kind})"
 
 
@@ -278,7 +282,12 @@ def _currency(b: RowsBuilder, currency: str) -> str:
 
 
 def _text_lengths(b: RowsBuilder) -> None:
-    for name, limit in (("category", 100), ("merchant", 200), ("customer_name", 200)):
+    limits = (
+        ("category", CATEGORY_LENGTH),
+        ("merchant", NAME_LENGTH),
+        ("customer_name", NAME_LENGTH),
+    )
+    for name, limit in limits:
         if b.plan.has(name) and not (b.online_retail and name == "category"):
             b.limit_length(name, b.text(name), limit)
 
@@ -293,7 +302,7 @@ def _external_id(b: RowsBuilder) -> str:
         external_id = f"({b.text('invoice')} || ':' || {b.text('stock')} || ':' || l2.occurrence)"
         b.checks.append(
             Check(
-                f"length({external_id}) > 100",
+                f"length({external_id}) > {EXTERNAL_ID_LENGTH}",
                 b.column("invoice"),
                 b.text("invoice"),
                 "InvoiceNo and StockCode too long",
@@ -303,7 +312,7 @@ def _external_id(b: RowsBuilder) -> str:
     if not b.plan.has("external_id"):
         return "CAST(NULL AS text)"
     external_id = b.text("external_id")
-    b.limit_length("external_id", external_id, 100)
+    b.limit_length("external_id", external_id, EXTERNAL_ID_LENGTH)
     b.reject_duplicates("external_id", external_id)
     return external_id
 
