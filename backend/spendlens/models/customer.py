@@ -18,17 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spendlens.models.base import Base, TimestampMixin
-from spendlens.models.rules import (
-    CATEGORY_LENGTH,
-    COUNTRY_CODE_LENGTH,
-    DEFAULT_STAGE,
-    EMAIL_LENGTH,
-    EXTERNAL_ID_LENGTH,
-    NAME_LENGTH,
-    STAGE_LENGTH,
-    LifecycleStage,
-    sql_values,
-)
+from spendlens.models import rules
 
 
 class Customer(TimestampMixin, Base):
@@ -37,7 +27,7 @@ class Customer(TimestampMixin, Base):
         PrimaryKeyConstraint("org_id", "id"),
         UniqueConstraint("org_id", "external_id"),
         CheckConstraint(
-            f"lifecycle_stage IN ({sql_values(LifecycleStage)})", name="lifecycle_stage"
+            f"lifecycle_stage IN ({rules.sql_values(rules.LifecycleStage)})", name="lifecycle_stage"
         ),
         Index("ix_customers_org_id_name", "org_id", "name"),
     )
@@ -46,13 +36,13 @@ class Customer(TimestampMixin, Base):
     org_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
     )
-    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH))
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH), nullable=False)
-    email: Mapped[str | None] = mapped_column(String(EMAIL_LENGTH))
-    country: Mapped[str | None] = mapped_column(String(COUNTRY_CODE_LENGTH))
+    external_id: Mapped[str | None] = mapped_column(String(rules.EXTERNAL_ID_LENGTH))
+    name: Mapped[str] = mapped_column(String(rules.NAME_LENGTH), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(rules.EMAIL_LENGTH))
+    country: Mapped[str | None] = mapped_column(String(rules.COUNTRY_CODE_LENGTH))
     signup_date: Mapped[date | None] = mapped_column(Date)
     lifecycle_stage: Mapped[str] = mapped_column(
-        String(STAGE_LENGTH), nullable=False, default=DEFAULT_STAGE.value
+        String(rules.STAGE_LENGTH), nullable=False, default=rules.DEFAULT_STAGE.value
     )
 
 
@@ -67,5 +57,5 @@ class Merchant(TimestampMixin, Base):
     org_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
     )
-    name: Mapped[str] = mapped_column(String(NAME_LENGTH), nullable=False)
-    default_category: Mapped[str | None] = mapped_column(String(CATEGORY_LENGTH))
+    name: Mapped[str] = mapped_column(String(rules.NAME_LENGTH), nullable=False)
+    default_category: Mapped[str | None] = mapped_column(String(rules.CATEGORY_LENGTH))

@@ -22,19 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from spendlens.models.base import Base, TimestampMixin
-from spendlens.models.rules import (
-    AMOUNT_DIGITS,
-    AMOUNT_PLACES,
-    CATEGORY_LENGTH,
-    CURRENCY_CODE_LENGTH,
-    CURRENCY_CODE_PATTERN,
-    DEFAULT_KIND,
-    EXTERNAL_ID_LENGTH,
-    KIND_LENGTH,
-    TransactionKind,
-    amount_sign_sql,
-    sql_values,
-)
+from spendlens.models import rules
 
 
 class Transaction(TimestampMixin, Base):
@@ -52,9 +40,9 @@ class Transaction(TimestampMixin, Base):
             ["merchants.org_id", "merchants.id"],
             ondelete="RESTRICT",
         ),
-        CheckConstraint(f"kind IN ({sql_values(TransactionKind)})", name="kind"),
-        CheckConstraint(amount_sign_sql(), name="amount_sign"),
-        CheckConstraint(f"currency ~ '{CURRENCY_CODE_PATTERN}'", name="currency_code"),
+        CheckConstraint(f"kind IN ({rules.sql_values(rules.TransactionKind)})", name="kind"),
+        CheckConstraint(rules.amount_sign_sql(), name="amount_sign"),
+        CheckConstraint(f"currency ~ '{rules.CURRENCY_CODE_PATTERN}'", name="currency_code"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         # Covering: the metrics aggregate a period straight from the index (index-only scan)
         # instead of visiting a heap page per transaction.
@@ -83,12 +71,14 @@ class Transaction(TimestampMixin, Base):
     customer_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     merchant_id: Mapped[int | None] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    amount: Mapped[Decimal] = mapped_column(Numeric(AMOUNT_DIGITS, AMOUNT_PLACES), nullable=False)
-    currency: Mapped[str] = mapped_column(String(CURRENCY_CODE_LENGTH), nullable=False)
-    category: Mapped[str] = mapped_column(String(CATEGORY_LENGTH), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(
+        Numeric(rules.AMOUNT_DIGITS, rules.AMOUNT_PLACES), nullable=False
+    )
+    currency: Mapped[str] = mapped_column(String(rules.CURRENCY_CODE_LENGTH), nullable=False)
+    category: Mapped[str] = mapped_column(String(rules.CATEGORY_LENGTH), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     kind: Mapped[str] = mapped_column(
-        String(KIND_LENGTH), nullable=False, default=DEFAULT_KIND.value
+        String(rules.KIND_LENGTH), nullable=False, default=rules.DEFAULT_KIND.value
     )
-    external_id: Mapped[str | None] = mapped_column(String(EXTERNAL_ID_LENGTH))
+    external_id: Mapped[str | None] = mapped_column(String(rules.EXTERNAL_ID_LENGTH))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, func, or_, select
@@ -78,6 +78,11 @@ def filter_conditions(
     return conditions
 
 
+def _amount_query(description: str) -> Any:
+    """An amount bound: money as the transactions table holds it."""
+    return Query(description=description, max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
+
+
 def transaction_filters(
     start_date: Annotated[
         date | None, Query(description="First day included (UTC), YYYY-MM-DD")
@@ -97,22 +102,8 @@ def transaction_filters(
         ),
     ] = None,
     customer_id: Annotated[int | None, Query(ge=1, description="Only this customer")] = None,
-    min_amount: Annotated[
-        Decimal | None,
-        Query(
-            description="Smallest amount included",
-            max_digits=AMOUNT_DIGITS,
-            decimal_places=AMOUNT_PLACES,
-        ),
-    ] = None,
-    max_amount: Annotated[
-        Decimal | None,
-        Query(
-            description="Largest amount included",
-            max_digits=AMOUNT_DIGITS,
-            decimal_places=AMOUNT_PLACES,
-        ),
-    ] = None,
+    min_amount: Annotated[Decimal | None, _amount_query("Smallest amount included")] = None,
+    max_amount: Annotated[Decimal | None, _amount_query("Largest amount included")] = None,
     q: Annotated[
         str | None,
         Query(

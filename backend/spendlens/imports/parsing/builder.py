@@ -119,21 +119,22 @@ class RowsBuilder:
     def date_label(self) -> str:
         return " or ".join(fmt.label for fmt in self.plan.date_formats)
 
+    def refuse(self, condition: str, name: str, value: str, reason: str) -> None:
+        """A row where `condition` holds is a problem: `value` of `name`'s column, `reason`."""
+        self.checks.append(Check(condition, self.column(name), value, reason))
+
+    def skip(self, condition: str, name: str, value: str, reason: str) -> None:
+        """A row where `condition` holds is left out by the format (not a problem)."""
+        self.skips.append(Check(condition, self.column(name), value, reason))
+
     def require(self, name: str, value: str) -> None:
         """A row whose `value` (of `name`'s column) is empty is a problem."""
-        self.checks.append(Check(f"{value} IS NULL", self.column(name), "''", "required"))
+        self.refuse(f"{value} IS NULL", name, "''", "required")
 
     def limit_length(self, name: str, value: str, limit: int) -> None:
         """A row whose `value` (of `name`'s column) is longer than the database column is a
         problem."""
-        self.checks.append(
-            Check(
-                f"length({value}) > {limit}",
-                self.column(name),
-                value,
-                f"longer than {limit} characters",
-            )
-        )
+        self.refuse(f"length({value}) > {limit}", name, value, f"longer than {limit} characters")
 
     def reject_duplicates(self, name: str, value: str) -> None:
         """Every row after the first with the same text in `name`'s column is a problem (a
@@ -143,13 +144,8 @@ class RowsBuilder:
             f"CASE WHEN {raw} IS NOT NULL THEN min(l1.row_no) OVER "
             f"(PARTITION BY {raw}) END AS first_row"
         )
-        self.checks.append(
-            Check(
-                "l2.first_row < l2.row_no",
-                self.column(name),
-                value,
-                f"duplicate {name} (also on an earlier row)",
-            )
+        self.refuse(
+            "l2.first_row < l2.row_no", name, value, f"duplicate {name} (also on an earlier row)"
         )
 
     def query(self, output: list[str], columns: list[str], joins: str = "") -> ParseQuery:

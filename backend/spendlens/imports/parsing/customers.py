@@ -6,7 +6,7 @@ from __future__ import annotations
 from spendlens.imports.formats import NATIVE_CUSTOMER_FIELDS, SourcePlan
 from spendlens.imports.parsing.builder import RowsBuilder
 from spendlens.imports.parsing.cells import RE_EMAIL, country, without_spreadsheet_decimals
-from spendlens.imports.parsing.query import Check, ParseQuery
+from spendlens.imports.parsing.query import ParseQuery
 from spendlens.models.rules import (
     DEFAULT_STAGE,
     EMAIL_LENGTH,
@@ -25,7 +25,7 @@ def _external_id(b: RowsBuilder) -> str:
     raw_id = b.raw(key)
     if b.online_retail:
         external_id = b.typed("ext", without_spreadsheet_decimals(raw_id, b.p))
-        b.skips.append(Check(f"{external_id} IS NULL", b.column(key), "''", "no CustomerID"))
+        b.skip(f"{external_id} IS NULL", key, "''", "no CustomerID")
     else:
         external_id = b.typed("ext", raw_id)
         b.require(key, external_id)
@@ -37,13 +37,11 @@ def _external_id(b: RowsBuilder) -> str:
 def _email(b: RowsBuilder) -> str:
     email = b.text("email")
     if b.plan.has("email"):
-        b.checks.append(
-            Check(
-                f"({email} !~ {b.p(RE_EMAIL)} OR length({email}) > {EMAIL_LENGTH})",
-                b.column("email"),
-                email,
-                "not an email address",
-            )
+        b.refuse(
+            f"({email} !~ {b.p(RE_EMAIL)} OR length({email}) > {EMAIL_LENGTH})",
+            "email",
+            email,
+            "not an email address",
         )
     return email
 
@@ -53,7 +51,7 @@ def _country(b: RowsBuilder) -> str:
         return "CAST(NULL AS text)"
     country_text = b.text("country")
     code, unknown = country(country_text, b.p, strict=not b.online_retail)
-    b.checks.append(Check(unknown, b.column("country"), country_text, "not a country"))
+    b.refuse(unknown, "country", country_text, "not a country")
     return code
 
 
@@ -62,13 +60,11 @@ def _signup_date(b: RowsBuilder) -> str:
         return "CAST(NULL AS date)"
     signup_date = b.typed("signup_date", b.dates("date", None))
     date_text = b.text("date")
-    b.checks.append(
-        Check(
-            f"{date_text} IS NOT NULL AND {signup_date} IS NULL",
-            b.column("date"),
-            date_text,
-            f"not a date ({b.date_label()})",
-        )
+    b.refuse(
+        f"{date_text} IS NOT NULL AND {signup_date} IS NULL",
+        "date",
+        date_text,
+        f"not a date ({b.date_label()})",
     )
     return signup_date
 
@@ -77,13 +73,11 @@ def _lifecycle_stage(b: RowsBuilder) -> str:
     if not b.plan.has("lifecycle_stage"):
         return f"'{DEFAULT_STAGE.value}'"
     stage_text = b.text("lifecycle_stage")
-    b.checks.append(
-        Check(
-            f"lower({stage_text}) NOT IN ({sql_values(LifecycleStage)})",
-            b.column("lifecycle_stage"),
-            stage_text,
-            f"not one of {', '.join(stage.value for stage in LifecycleStage)}",
-        )
+    b.refuse(
+        f"lower({stage_text}) NOT IN ({sql_values(LifecycleStage)})",
+        "lifecycle_stage",
+        stage_text,
+        f"not one of {', '.join(stage.value for stage in LifecycleStage)}",
     )
     return f"COALESCE(lower({stage_text}), '{DEFAULT_STAGE.value}')"
 

@@ -80,9 +80,7 @@ def _customer(b: RowsBuilder, org: str) -> Customer:
     customer_raw = b.raw("customer_ref")
     if b.online_retail:
         customer = Customer(b.typed("customer_ref", without_spreadsheet_decimals(customer_raw, p)))
-        b.skips.append(
-            Check(f"{customer.ref} IS NULL", b.column("customer_ref"), "''", "no CustomerID")
-        )
+        b.skip(f"{customer.ref} IS NULL", "customer_ref", "''", "no CustomerID")
     else:
         customer = Customer(b.typed("customer_ref", customer_raw))
     if plan.has("customer_db_id"):
@@ -99,17 +97,15 @@ def _customer(b: RowsBuilder, org: str) -> Customer:
         missing = f"{customer.ref} IS NULL"
         if plan.has("customer_db_id"):
             missing += f" AND {b.text('customer_db_id')} IS NULL"
-        b.checks.append(Check(missing, b.column(column), "''", "required"))
+        b.refuse(missing, column, "''", "required")
     b.limit_length(column, customer.ref, EXTERNAL_ID_LENGTH)
     if plan.has("customer_db_id"):
         db_text = b.text("customer_db_id")
-        b.checks.append(
-            Check(
-                f"{customer.ref} IS NULL AND {db_text} IS NOT NULL AND known.id IS NULL",
-                b.column("customer_db_id"),
-                db_text,
-                "no such customer in this organisation (give customer_external_id)",
-            )
+        b.refuse(
+            f"{customer.ref} IS NULL AND {db_text} IS NOT NULL AND known.id IS NULL",
+            "customer_db_id",
+            db_text,
+            "no such customer in this organisation (give customer_external_id)",
         )
     return customer
 
@@ -118,11 +114,7 @@ def _occurred_at(b: RowsBuilder, tz: str) -> str:
     occurred_at = b.typed("occurred_at", b.dates("date", tz))
     date_text = b.text("date")
     b.require("date", date_text)
-    b.checks.append(
-        Check(
-            f"{occurred_at} IS NULL", b.column("date"), date_text, f"not a date ({b.date_label()})"
-        )
-    )
+    b.refuse(f"{occurred_at} IS NULL", "date", date_text, f"not a date ({b.date_label()})")
     return occurred_at
 
 
@@ -134,13 +126,11 @@ def _quantity(b: RowsBuilder) -> tuple[str, str] | None:
     quantity_text = b.text("quantity")
     if b.online_retail:
         b.require("quantity", quantity_text)
-    b.checks.append(
-        Check(
-            f"{quantity_text} IS NOT NULL AND {quantity} IS NULL",
-            b.column("quantity"),
-            quantity_text,
-            "not a whole number",
-        )
+    b.refuse(
+        f"{quantity_text} IS NOT NULL AND {quantity} IS NULL",
+        "quantity",
+        quantity_text,
+        "not a whole number",
     )
     return quantity_l1, quantity
 
@@ -186,7 +176,7 @@ def _quantity_range(b: RowsBuilder, quantity: str) -> None:
     else:  # a return line's quantity is negative; the row's kind carries the sign
         condition, reason = f"> {MAX_QUANTITY}", f"more than {MAX_QUANTITY}"
         value = f"abs({quantity})"
-    b.checks.append(Check(f"{value} {condition}", b.column("quantity"), b.text("quantity"), reason))
+    b.refuse(f"{value} {condition}", "quantity", b.text("quantity"), reason)
 
 
 def _output_quantity(b: RowsBuilder, quantity: str | None) -> str:
@@ -208,13 +198,11 @@ def _zero_amount(b: RowsBuilder, amount: Amount) -> None:
                 "zero amount (price or quantity 0)",
             )
         )
-        b.checks.append(
-            Check(
-                f"upper(left({b.text('invoice')}, 1)) = 'C' AND {amount.value} > 0",
-                b.column("quantity"),
-                b.text("quantity"),
-                "a cancellation (C invoice) needs a negative quantity",
-            )
+        b.refuse(
+            f"upper(left({b.text('invoice')}, 1)) = 'C' AND {amount.value} > 0",
+            "quantity",
+            b.text("quantity"),
+            "a cancellation (C invoice) needs a negative quantity",
         )
     else:
         b.checks.append(
@@ -228,13 +216,11 @@ def _kind(b: RowsBuilder, amount: Amount) -> str:
     if not b.plan.has("kind"):
         return kind
     kind_text = b.text("kind")
-    b.checks.append(
-        Check(
-            f"lower({kind_text}) NOT IN ({sql_values(TransactionKind)})",
-            b.column("kind"),
-            kind_text,
-            f"not {' or '.join(choice.value for choice in TransactionKind)}",
-        )
+    b.refuse(
+        f"lower({kind_text}) NOT IN ({sql_values(TransactionKind)})",
+        "kind",
+        kind_text,
+        f"not {' or '.join(choice.value for choice in TransactionKind)}",
     )
     # A zero amount was reported above, so "not the kind's sign" means the other sign here.
     for choice in TransactionKind:
@@ -270,13 +256,11 @@ def _currency(b: RowsBuilder, currency: str) -> str:
     if not b.plan.has("currency"):
         return currency_sql
     currency_text = b.text("currency")
-    b.checks.append(
-        Check(
-            f"{currency_text} !~ {b.p(RE_CURRENCY)}",
-            b.column("currency"),
-            currency_text,
-            "not a three-letter currency code",
-        )
+    b.refuse(
+        f"{currency_text} !~ {b.p(RE_CURRENCY)}",
+        "currency",
+        currency_text,
+        "not a three-letter currency code",
     )
     return f"COALESCE(upper({currency_text}), {currency_sql})"
 
@@ -300,13 +284,11 @@ def _external_id(b: RowsBuilder) -> str:
             "ORDER BY l1.row_no) AS occurrence"
         )
         external_id = f"({b.text('invoice')} || ':' || {b.text('stock')} || ':' || l2.occurrence)"
-        b.checks.append(
-            Check(
-                f"length({external_id}) > {EXTERNAL_ID_LENGTH}",
-                b.column("invoice"),
-                b.text("invoice"),
-                "InvoiceNo and StockCode too long",
-            )
+        b.refuse(
+            f"length({external_id}) > {EXTERNAL_ID_LENGTH}",
+            "invoice",
+            b.text("invoice"),
+            "InvoiceNo and StockCode too long",
         )
         return external_id
     if not b.plan.has("external_id"):
