@@ -17,8 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from spendlens.models.base import Base, TimestampMixin
 from spendlens.models import rules
+from spendlens.models.base import Base, TimestampMixin
 
 
 class Customer(TimestampMixin, Base):
