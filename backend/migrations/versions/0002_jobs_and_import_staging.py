@@ -13,7 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from spendlens.jobs.schema import DROP_PROCRASTINATE_SQL, STAGING_SCHEMA, procrastinate_schema_sql
+from spendlens.imports.staging import STAGING_SCHEMA
+from spendlens.jobs.schema import DROP_PROCRASTINATE_SQL, procrastinate_schema_sql
 
 revision = "0002"
 down_revision = "0001"

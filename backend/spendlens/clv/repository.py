@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.orm import Session
 
 from spendlens.models import ClvEstimate, ClvFit, Customer, Job, Organization, Transaction
+from spendlens.models.rules import is_purchase
 
 transactions = Transaction.__table__
 estimates = ClvEstimate.__table__
@@ -80,7 +81,7 @@ def purchase_summaries_query(
         .where(
             t.org_id == org_id,
             t.currency == currency,
-            t.kind == "purchase",
+            is_purchase(t),
             t.occurred_at < upto,
         )
         .group_by(t.customer_id, day)

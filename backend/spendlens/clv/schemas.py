@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spendlens.jobs.schemas import JobState
 from spendlens.kit.money import Money
-from spendlens.transactions.schemas import UtcDatetime
+from spendlens.kit.dates import UtcDatetime
 
 HorizonDays = Annotated[int, Field(ge=1, le=3650)]
 

@@ -22,22 +22,25 @@ from typing import Any
 from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
+from spendlens.models.rules import IS_PURCHASE_SQL
+
 # The per-period hash tables are small; the joins after them hash up to a row per customer and
 # period, which wants more than the default 4 MB.
 COHORT_WORK_MEM = "128MB"
 
-_BEFORE_BRANCH = """
+_BEFORE_BRANCH = f"""
     SELECT 0 AS period, customer_id, true AS bought, 0::numeric AS revenue
     FROM transactions
-    WHERE org_id = :org_id AND currency = :currency AND kind = 'purchase' AND occurred_at < :p1
+    WHERE org_id = :org_id AND currency = :currency AND {IS_PURCHASE_SQL} AND occurred_at < :p1
     GROUP BY customer_id"""
 
-_PERIOD_BRANCH = """
-    SELECT {k} AS period, customer_id, bool_or(kind = 'purchase') AS bought,
+# A template: {k} and {next} are the period's bound parameters.
+_PERIOD_BRANCH = f"""
+    SELECT {{k}} AS period, customer_id, bool_or({IS_PURCHASE_SQL}) AS bought,
            sum(amount) AS revenue
     FROM transactions
     WHERE org_id = :org_id AND currency = :currency
-      AND occurred_at >= :p{k} AND occurred_at < :p{next}
+      AND occurred_at >= :p{{k}} AND occurred_at < :p{{next}}
     GROUP BY customer_id"""
 
 _MATRIX_SQL = """

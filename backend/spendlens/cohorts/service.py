@@ -10,7 +10,6 @@ Formulas (the SQL is in repository.py):
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
 from itertools import groupby
 
 from sqlalchemy.orm import Session
@@ -24,8 +23,8 @@ from spendlens.cohorts.schemas import (
     CohortRow,
 )
 from spendlens.errors import Unprocessable
-from spendlens.kit.dates import today_in
-from spendlens.metrics.service import rounded_ratio
+from spendlens.kit.dates import today_in_org_tz
+from spendlens.kit.ratios import ratio_or_none
 from spendlens.models import Organization
 from spendlens.transactions.filters import day_start
 
@@ -64,10 +63,6 @@ def periods_between(first: date, last: date, period: CohortPeriod) -> int:
     return ((last.year - first.year) * 12 + last.month - first.month) // _MONTHS[period]
 
 
-def _value(part: Decimal | int, whole: Decimal | int) -> float | None:
-    return None if whole == 0 else rounded_ratio(part, whole)
-
-
 def cohort_matrix(
     session: Session,
     org: Organization,
@@ -78,7 +73,7 @@ def cohort_matrix(
     end: date | None = None,
     as_of: date | None = None,
 ) -> CohortMatrix:
-    today = today_in(org.timezone)
+    today = today_in_org_tz(org)
     as_of = as_of or today
     if as_of > today:
         raise Unprocessable("as_of is in the future", loc=("query", "as_of"))
@@ -129,9 +124,9 @@ def cohort_matrix(
                         customers=cell["customers"],
                         revenue=cell["revenue"],
                         value=(
-                            _value(cell["customers"], size)
+                            ratio_or_none(cell["customers"], size)
                             if metric is CohortMetric.customers
-                            else _value(cell["revenue"], first_revenue)
+                            else ratio_or_none(cell["revenue"], first_revenue)
                         ),
                     )
                     for cell in cells

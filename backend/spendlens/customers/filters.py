@@ -11,10 +11,10 @@ from fastapi import Depends, Query
 from pydantic import Field
 from sqlalchemy import ColumnElement, or_
 
-from spendlens.customers.schemas import COUNTRY_PATTERN, LifecycleStage
 from spendlens.errors import Unprocessable
 from spendlens.kit.sql import contains_pattern
 from spendlens.models import Customer
+from spendlens.models.rules import COUNTRY_CODE_PATTERN, LifecycleStage
 from spendlens.segments.definitions import Segment
 from spendlens.segments.repository import latest_segment_members
 
@@ -65,7 +65,7 @@ def customer_filters(
         ),
     ] = None,
     country: Annotated[
-        list[Annotated[str, Field(pattern=COUNTRY_PATTERN)]] | None,
+        list[Annotated[str, Field(pattern=COUNTRY_CODE_PATTERN)]] | None,
         Query(description="ISO 3166-1 alpha-2 code in upper case; repeat for several"),
     ] = None,
     signup_from: Annotated[

@@ -33,6 +33,7 @@ from spendlens.customers.filters import CustomerFilters, filter_conditions
 from spendlens.customers.schemas import CustomerSort
 from spendlens.metrics.definitions import TOTAL_SPEND, TRANSACTION_COUNT
 from spendlens.models import Customer, Transaction
+from spendlens.models.rules import is_purchase
 from spendlens.segments import repository as segments_repository
 
 transactions = Transaction.__table__
@@ -56,7 +57,7 @@ def customer_totals(
     """Spending totals per customer (those in `customer_ids`, or all), from their transactions in
     `currency`: the one definition the list, the detail and the export share."""
     t = transactions.c
-    is_purchase = t.kind == "purchase"
+    purchase = is_purchase(t)
     scope = [t.org_id == org_id, t.currency == currency]
     if customer_ids is not None:
         scope.append(t.customer_id.in_(customer_ids))
@@ -65,8 +66,8 @@ def customer_totals(
             t.customer_id,
             TOTAL_SPEND.sql(t).label("total_spend"),
             TRANSACTION_COUNT.sql(t).label("transaction_count"),
-            func.min(t.occurred_at).filter(is_purchase).label("first_purchase"),
-            func.max(t.occurred_at).filter(is_purchase).label("last_purchase"),
+            func.min(t.occurred_at).filter(purchase).label("first_purchase"),
+            func.max(t.occurred_at).filter(purchase).label("last_purchase"),
         )
         .where(*scope)
         .group_by(t.customer_id)
@@ -99,7 +100,7 @@ def _sort_keys(org_id: int, currency: str, sort: CustomerSort) -> Subquery | Non
         scope = (t.org_id == org_id, t.currency == currency)
     elif sort in (CustomerSort.last_purchase_asc, CustomerSort.last_purchase_desc):
         figure = func.max(t.occurred_at).label("last_purchase")
-        scope = (t.org_id == org_id, t.currency == currency, t.kind == "purchase")
+        scope = (t.org_id == org_id, t.currency == currency, is_purchase(t))
     elif sort in _CLV_SORTS:
         return clv_repository.latest_estimates(org_id, name="keys")
     else:

@@ -9,22 +9,27 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from spendlens.clv.schemas import CustomerClv
+from spendlens.kit.dates import UtcDatetime
 from spendlens.kit.money import Money
+from spendlens.models.rules import (
+    COUNTRY_CODE_PATTERN,
+    DEFAULT_STAGE,
+    EXTERNAL_ID_LENGTH,
+    NAME_LENGTH,
+    LifecycleStage,
+)
 from spendlens.segments.schemas import CustomerRfm
-from spendlens.transactions.schemas import TransactionOut, UtcDatetime
+from spendlens.transactions.schemas import TransactionOut
 
-COUNTRY_PATTERN = r"^[A-Z]{2}$"
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Country = Annotated[str, Field(pattern=COUNTRY_PATTERN, description="ISO 3166-1 alpha-2, e.g. US")]
-
-
-class LifecycleStage(str, Enum):
-    lead = "lead"
-    prospect = "prospect"
-    customer = "customer"
-    churned = "churned"
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_LENGTH)
+]
+ExternalId = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=EXTERNAL_ID_LENGTH)
+]
+Country = Annotated[
+    str, Field(pattern=COUNTRY_CODE_PATTERN, description="ISO 3166-1 alpha-2, e.g. US")
+]
 
 
 class CustomerSort(str, Enum):
@@ -104,7 +109,7 @@ class CustomerCreate(BaseModel):
     email: EmailStr | None = None
     country: Country | None = None
     signup_date: date | None = None
-    lifecycle_stage: LifecycleStage = LifecycleStage.customer
+    lifecycle_stage: LifecycleStage = DEFAULT_STAGE
 
 
 class CustomerUpdate(BaseModel):

@@ -16,11 +16,11 @@ from spendlens.customers.schemas import (
     CustomerOut,
     CustomerSort,
     CustomerUpdate,
-    LifecycleStage,
     MonthlySpend,
 )
 from spendlens.errors import Conflict, NotFound, Unprocessable
 from spendlens.models import Customer, Organization
+from spendlens.models.rules import LifecycleStage
 from spendlens.segments import service as segments_service
 from spendlens.transactions import repository as transactions_repository
 from spendlens.transactions import service as transactions_service

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from enum import Enum
 from typing import Annotated
 
@@ -13,6 +12,7 @@ from spendlens.auth.dependencies import AnalystUser, CurrentOrg, CurrentUser
 from spendlens.customers.filters import CustomerFiltersDep
 from spendlens.db import StreamConnectionDep
 from spendlens.errors import error_responses
+from spendlens.kit.downloads import attachment
 from spendlens.exports import service
 from spendlens.kit.streaming import DatabaseStreamingResponse
 
@@ -23,10 +23,6 @@ class CustomerExtra(str, Enum):
     """Optional column groups of the customers CSV."""
 
     clv = "clv"
-
-
-def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}
 
 
 @router.get(
@@ -60,7 +56,7 @@ def export_customers_csv(
     return DatabaseStreamingResponse(
         service.customers_csv(connect, org.id, org.base_currency, filters, include_clv=include_clv),
         media_type="text/csv; charset=utf-8",
-        headers=_attachment(f"customers-{date.today().isoformat()}.csv"),
+        headers=attachment("customers", "csv", org),
     )
 
 
@@ -81,7 +77,7 @@ def export_merchants_csv(
     return DatabaseStreamingResponse(
         service.merchants_csv(connect, org.id),
         media_type="text/csv; charset=utf-8",
-        headers=_attachment(f"merchants-{date.today().isoformat()}.csv"),
+        headers=attachment("merchants", "csv", org),
     )
 
 
@@ -108,5 +104,5 @@ def export_organization_json(
     return DatabaseStreamingResponse(
         service.organization_json(connect, org.id),
         media_type="application/json",
-        headers=_attachment(f"organization-{date.today().isoformat()}.json"),
+        headers=attachment("organization", "json", org),
     )

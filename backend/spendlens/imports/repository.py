@@ -12,7 +12,7 @@ from psycopg2 import sql as pgsql
 from sqlalchemy import Connection, text
 
 from spendlens.imports.parsing import ParseQuery
-from spendlens.jobs.schema import STAGING_SCHEMA
+from spendlens.imports.staging import STAGING_SCHEMA
 
 COPY_BUFFER_BYTES = 1 << 20
 PG_ENCODINGS = {"utf-8": "UTF8", "latin-1": "LATIN1", "cp1252": "WIN1252"}

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from procrastinate.schema import SchemaManager
 
-# Staging tables for uploads live here, one per import job, outside the models' metadata.
-STAGING_SCHEMA = "import_staging"
+from spendlens.imports.staging import STAGING_SCHEMA
 
 _PREFIX = "procrastinate_"
 

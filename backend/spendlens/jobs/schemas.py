@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from spendlens.transactions.schemas import UtcDatetime
+from spendlens.kit.dates import UtcDatetime
 
 
 class JobState(str, Enum):

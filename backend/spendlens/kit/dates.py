@@ -1,13 +1,26 @@
-"""Calendar days as an organisation sees them."""
+"""Days and times as the API gives them: today in UTC or in an organisation's time zone, and
+timestamps leaving the API in UTC."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Annotated, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
+
+
+class HasTimezone(Protocol):
+    """An organisation, or a row of one: anything with its IANA time zone name."""
+
+    timezone: str
 
 
 def today_in(timezone: str) -> date:
-    """Today's date in `timezone` (an IANA name); UTC when the name is unknown."""
+    """Today's date in `timezone` (an IANA name); UTC when the name is unknown.
+
+    Prefer `today_in_org_tz` when the organisation is at hand.
+    """
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -15,6 +28,21 @@ def today_in(timezone: str) -> date:
     return datetime.now(zone).date()
 
 
+def today_in_org_tz(org: HasTimezone) -> date:
+    """Today as the organisation's people see it: the day in its time zone. What a person picks
+    as "today" (segments and cohorts as of today, an export's file name) is this day."""
+    return today_in(org.timezone)
+
+
 def today_utc() -> date:
-    """Today's date in UTC (the day the API's date filters and periods default to)."""
+    """Today's date in UTC (the day the API's date filters and periods default to, since
+    transactions are stored and filtered by UTC day)."""
     return datetime.now(UTC).date()
+
+
+def to_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+# Timestamps leave the API in UTC whatever the database session's time zone.
+UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]

@@ -16,6 +16,8 @@ from sqlalchemy import BigInteger, ColumnElement, Numeric, and_, cast, func, lit
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.expression import ColumnCollection
 
+from spendlens.models.rules import is_purchase
+
 MetricKind = Literal["money", "count"]
 Condition = ColumnElement[bool]
 Aggregate = Callable[[ColumnCollection, Condition | None], ColumnElement]
@@ -26,8 +28,7 @@ def _filtered(aggregate: FunctionElement, when: Condition | None) -> ColumnEleme
 
 
 def _purchases(t: ColumnCollection, when: Condition | None) -> Condition:
-    is_purchase = t.kind == "purchase"
-    return is_purchase if when is None else and_(is_purchase, when)
+    return is_purchase(t) if when is None else and_(is_purchase(t), when)
 
 
 def _zero_money() -> ColumnElement:

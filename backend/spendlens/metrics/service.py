@@ -3,20 +3,20 @@
 Formulas (each metric's SQL lives in definitions.py):
 - share  = part / total, rounded half away from zero to 4 decimals; 0 when total is 0.
 - change = (current − previous) / previous, rounded the same way; null when previous is 0.
-Ratios are computed exactly (fractions of Decimals) and only the rounded result becomes a float.
+Ratios are computed exactly and only the rounded result becomes a float (spendlens.kit.ratios).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from spendlens.errors import Unprocessable
 from spendlens.kit.dates import today_utc
+from spendlens.kit.ratios import ratio_or_none, share_of
 from spendlens.metrics import repository
 from spendlens.metrics.definitions import SUMMARY_METRICS, TIMESERIES_METRICS
 from spendlens.metrics.schemas import (
@@ -40,23 +40,10 @@ SUMMARY_DAYS = 30
 TIMESERIES_MONTHS = 12
 MAX_POINTS = 3660
 TOP_CATEGORIES = 5
-RATIO_PLACES = 4
-
-
-def rounded_ratio(part: Decimal | int, whole: Decimal | int, places: int = RATIO_PLACES) -> float:
-    """part / whole rounded half away from zero to `places` decimals (whole must not be 0)."""
-    scaled = Fraction(part) / Fraction(whole) * 10**places
-    magnitude = int(abs(scaled) + Fraction(1, 2))  # floor(|x| + 1/2): half away from zero
-    rounded = magnitude if scaled >= 0 else -magnitude
-    return float(Decimal(rounded).scaleb(-places))
-
-
-def share_of(part: Decimal, whole: Decimal) -> float:
-    return 0.0 if whole == 0 else rounded_ratio(part, whole)
 
 
 def change_from(current: Decimal | int, previous: Decimal | int) -> float | None:
-    return None if previous == 0 else rounded_ratio(Decimal(current) - Decimal(previous), previous)
+    return ratio_or_none(Decimal(current) - Decimal(previous), previous)
 
 
 # ---------------------------------------------------------------------------------------------

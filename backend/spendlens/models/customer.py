@@ -17,9 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from spendlens.models import rules
 from spendlens.models.base import Base, TimestampMixin
-
-LIFECYCLE_STAGES = ("lead", "prospect", "customer", "churned")
 
 
 class Customer(TimestampMixin, Base):
@@ -28,8 +27,7 @@ class Customer(TimestampMixin, Base):
         PrimaryKeyConstraint("org_id", "id"),
         UniqueConstraint("org_id", "external_id"),
         CheckConstraint(
-            "lifecycle_stage IN ('lead', 'prospect', 'customer', 'churned')",
-            name="lifecycle_stage",
+            f"lifecycle_stage IN ({rules.sql_values(rules.LifecycleStage)})", name="lifecycle_stage"
         ),
         Index("ix_customers_org_id_name", "org_id", "name"),
     )
@@ -38,12 +36,14 @@ class Customer(TimestampMixin, Base):
     org_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
     )
-    external_id: Mapped[str | None] = mapped_column(String(100))
-    name: Mapped[str] = mapped_column(String(200), nullable=False)
-    email: Mapped[str | None] = mapped_column(String(320))
-    country: Mapped[str | None] = mapped_column(String(2))
+    external_id: Mapped[str | None] = mapped_column(String(rules.EXTERNAL_ID_LENGTH))
+    name: Mapped[str] = mapped_column(String(rules.NAME_LENGTH), nullable=False)
+    email: Mapped[str | None] = mapped_column(String(rules.EMAIL_LENGTH))
+    country: Mapped[str | None] = mapped_column(String(rules.COUNTRY_CODE_LENGTH))
     signup_date: Mapped[date | None] = mapped_column(Date)
-    lifecycle_stage: Mapped[str] = mapped_column(String(16), nullable=False, default="customer")
+    lifecycle_stage: Mapped[str] = mapped_column(
+        String(rules.STAGE_LENGTH), nullable=False, default=rules.DEFAULT_STAGE.value
+    )
 
 
 class Merchant(TimestampMixin, Base):
@@ -57,5 +57,5 @@ class Merchant(TimestampMixin, Base):
     org_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("organizations.id", ondelete="CASCADE"), nullable=False
     )
-    name: Mapped[str] = mapped_column(String(200), nullable=False)
-    default_category: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(rules.NAME_LENGTH), nullable=False)
+    default_category: Mapped[str | None] = mapped_column(String(rules.CATEGORY_LENGTH))

@@ -21,9 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from spendlens.models import rules
 from spendlens.models.base import Base, TimestampMixin
-
-TRANSACTION_KINDS = ("purchase", "refund")
 
 
 class Transaction(TimestampMixin, Base):
@@ -41,13 +40,9 @@ class Transaction(TimestampMixin, Base):
             ["merchants.org_id", "merchants.id"],
             ondelete="RESTRICT",
         ),
-        CheckConstraint("kind IN ('purchase', 'refund')", name="kind"),
-        # A purchase is positive money in, a refund is money given back: the sign follows the kind.
-        CheckConstraint(
-            "(kind = 'purchase' AND amount > 0) OR (kind = 'refund' AND amount < 0)",
-            name="amount_sign",
-        ),
-        CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_code"),
+        CheckConstraint(f"kind IN ({rules.sql_values(rules.TransactionKind)})", name="kind"),
+        CheckConstraint(rules.amount_sign_sql(), name="amount_sign"),
+        CheckConstraint(f"currency ~ '{rules.CURRENCY_CODE_PATTERN}'", name="currency_code"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
         # Covering: the metrics aggregate a period straight from the index (index-only scan)
         # instead of visiting a heap page per transaction.
@@ -76,10 +71,14 @@ class Transaction(TimestampMixin, Base):
     customer_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     merchant_id: Mapped[int | None] = mapped_column(BigInteger)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False)
-    currency: Mapped[str] = mapped_column(String(3), nullable=False)
-    category: Mapped[str] = mapped_column(String(100), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(
+        Numeric(rules.AMOUNT_DIGITS, rules.AMOUNT_PLACES), nullable=False
+    )
+    currency: Mapped[str] = mapped_column(String(rules.CURRENCY_CODE_LENGTH), nullable=False)
+    category: Mapped[str] = mapped_column(String(rules.CATEGORY_LENGTH), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     quantity: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
-    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="purchase")
-    external_id: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(
+        String(rules.KIND_LENGTH), nullable=False, default=rules.DEFAULT_KIND.value
+    )
+    external_id: Mapped[str | None] = mapped_column(String(rules.EXTERNAL_ID_LENGTH))

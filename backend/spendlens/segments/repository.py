@@ -51,6 +51,7 @@ from spendlens.models import (
     RfmSnapshot,
     Transaction,
 )
+from spendlens.models.rules import is_purchase
 from spendlens.segments.definitions import grid_rows
 from spendlens.segments.schemas import RfmSort
 from spendlens.transactions.filters import day_start
@@ -97,7 +98,7 @@ def customer_aggregates(org_id: int, currency: str, as_of: date) -> Select:
     Transactions in `currency` only, with the /metrics definitions of spend and purchases.
     """
     t = transactions.c
-    last_purchase = func.max(t.occurred_at).filter(t.kind == "purchase")
+    last_purchase = func.max(t.occurred_at).filter(is_purchase(t))
     last_day = cast(func.timezone("UTC", last_purchase), Date)
     return (
         select(

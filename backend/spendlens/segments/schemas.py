@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from spendlens.kit.money import Money
 from spendlens.segments.definitions import Segment
-from spendlens.transactions.schemas import UtcDatetime
+from spendlens.kit.dates import UtcDatetime
 
 Score = Annotated[int, Field(ge=1, le=5)]
 SnapshotSource = Literal["stored", "computed"]

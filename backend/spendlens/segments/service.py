@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from spendlens.errors import NotFound, Unprocessable
 from spendlens.jobs.registry import enqueue
 from spendlens.jobs.schemas import JobOut
-from spendlens.kit.dates import today_in
-from spendlens.metrics.service import share_of
+from spendlens.kit.dates import today_in, today_in_org_tz
+from spendlens.kit.ratios import share_of
 from spendlens.models import Job, Organization, RfmSettings, User
 from spendlens.segments import repository
 from spendlens.segments.definitions import SCORES, SEGMENT_INFO, Segment
@@ -125,7 +125,7 @@ def update_settings(
 
 
 def org_today(org: Organization) -> date:
-    return today_in(org.timezone)
+    return today_in_org_tz(org)
 
 
 def _not_in_future(org: Organization, day: date, name: str) -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from datetime import date
-
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from spendlens.auth.dependencies import AnalystUser, CurrentOrg, CurrentUser, OrgScope
 from spendlens.db import SessionDep, StreamConnectionDep
 from spendlens.errors import error_responses
+from spendlens.kit.downloads import attachment
 from spendlens.kit.pagination import Page, PaginationDep
 from spendlens.kit.streaming import DatabaseStreamingResponse
 from spendlens.transactions import service
@@ -54,17 +53,16 @@ def list_transactions(
 )
 def export_transactions_csv(
     user: CurrentUser,
-    org_id: OrgScope,
+    org: CurrentOrg,
     filters: FiltersDep,
     connect: StreamConnectionDep,
     sort: Annotated[TransactionSort, Query()] = TransactionSort.date_desc,
 ) -> StreamingResponse:
     """Every transaction matching the filters as streamed CSV (formula injection neutralised)."""
-    filename = f"transactions-{date.today().isoformat()}.csv"
     return DatabaseStreamingResponse(
-        service.export_csv_lines(connect, org_id, filters, sort),
+        service.export_csv_lines(connect, org.id, filters, sort),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers=attachment("transactions", "csv", org),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, func, or_, select
@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from spendlens.errors import Unprocessable
 from spendlens.kit.sql import contains_pattern
 from spendlens.models import Merchant, Transaction
+from spendlens.models.rules import AMOUNT_DIGITS, AMOUNT_PLACES, CATEGORY_LENGTH, NAME_LENGTH
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ def filter_conditions(
     return conditions
 
 
+def _amount_query(description: str) -> Any:
+    """An amount bound: money as the transactions table holds it."""
+    return Query(description=description, max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)
+
+
 def transaction_filters(
     start_date: Annotated[
         date | None, Query(description="First day included (UTC), YYYY-MM-DD")
@@ -85,21 +91,19 @@ def transaction_filters(
         date | None, Query(description="Last day included (UTC), YYYY-MM-DD")
     ] = None,
     category: Annotated[
-        list[str] | None, Query(description="Category; repeat for several", max_length=100)
+        list[str] | None,
+        Query(description="Category; repeat for several", max_length=CATEGORY_LENGTH),
     ] = None,
     merchant: Annotated[
         list[str] | None,
-        Query(description="Merchant name (case-insensitive); repeat for several", max_length=200),
+        Query(
+            description="Merchant name (case-insensitive); repeat for several",
+            max_length=NAME_LENGTH,
+        ),
     ] = None,
     customer_id: Annotated[int | None, Query(ge=1, description="Only this customer")] = None,
-    min_amount: Annotated[
-        Decimal | None,
-        Query(description="Smallest amount included", max_digits=14, decimal_places=2),
-    ] = None,
-    max_amount: Annotated[
-        Decimal | None,
-        Query(description="Largest amount included", max_digits=14, decimal_places=2),
-    ] = None,
+    min_amount: Annotated[Decimal | None, _amount_query("Smallest amount included")] = None,
+    max_amount: Annotated[Decimal | None, _amount_query("Largest amount included")] = None,
     q: Annotated[
         str | None,
         Query(

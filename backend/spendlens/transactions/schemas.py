@@ -1,15 +1,27 @@
-"""Bodies of the transaction routes."""
+"""Bodies of the transaction routes (limits and the sign rule from spendlens.models.rules)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from spendlens.kit.dates import UtcDatetime, to_utc
 from spendlens.kit.money import Money
+from spendlens.models.rules import (
+    AMOUNT_DIGITS,
+    AMOUNT_PLACES,
+    CATEGORY_LENGTH,
+    CURRENCY_CODE_PATTERN,
+    DESCRIPTION_LENGTH,
+    EXTERNAL_ID_LENGTH,
+    MAX_QUANTITY,
+    TransactionKind,
+    amount_sign_problem,
+)
 
 
 def _aware(value: datetime) -> datetime:
@@ -18,19 +30,13 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware), AfterValidator(_utc)]
-# Timestamps leave the API in UTC whatever the database session's time zone.
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-AmountIn = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
-
-
-class TransactionKind(str, Enum):
-    purchase = "purchase"
-    refund = "refund"
+AwareDatetime = Annotated[datetime, AfterValidator(_aware), AfterValidator(to_utc)]
+AmountIn = Annotated[Decimal, Field(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)]
+Category = Annotated[str, Field(min_length=1, max_length=CATEGORY_LENGTH)]
+Description = Annotated[str, Field(max_length=DESCRIPTION_LENGTH)]
+Quantity = Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+Currency = Annotated[str, Field(pattern=CURRENCY_CODE_PATTERN)]
+ExternalId = Annotated[str, Field(min_length=1, max_length=EXTERNAL_ID_LENGTH)]
 
 
 class TransactionSort(str, Enum):
@@ -59,10 +65,9 @@ class TransactionOut(BaseModel):
 
 
 def check_amount_sign(kind: TransactionKind, amount: Decimal) -> None:
-    if kind is TransactionKind.purchase and amount <= 0:
-        raise ValueError("a purchase needs a positive amount")
-    if kind is TransactionKind.refund and amount >= 0:
-        raise ValueError("a refund needs a negative amount")
+    problem = amount_sign_problem(kind, amount)
+    if problem:
+        raise ValueError(problem)
 
 
 class TransactionCreate(BaseModel):
@@ -72,14 +77,14 @@ class TransactionCreate(BaseModel):
     merchant_id: int | None = Field(default=None, ge=1)
     occurred_at: AwareDatetime
     amount: AmountIn
-    currency: str | None = Field(
-        default=None, pattern=r"^[A-Z]{3}$", description="Defaults to the organisation's currency"
+    currency: Currency | None = Field(
+        default=None, description="Defaults to the organisation's currency"
     )
-    category: str = Field(min_length=1, max_length=100)
-    description: str = Field(default="", max_length=1000)
-    quantity: int = Field(default=1, ge=1, le=1_000_000)
+    category: Category
+    description: Description = ""
+    quantity: Quantity = 1
     kind: TransactionKind = TransactionKind.purchase
-    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+    external_id: ExternalId | None = None
 
     @model_validator(mode="after")
     def _sign_matches_kind(self) -> "TransactionCreate":
@@ -94,9 +99,9 @@ class TransactionUpdate(BaseModel):
     merchant_id: int | None = Field(default=None, ge=1)
     occurred_at: AwareDatetime | None = None
     amount: AmountIn | None = None
-    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    category: str | None = Field(default=None, min_length=1, max_length=100)
-    description: str | None = Field(default=None, max_length=1000)
-    quantity: int | None = Field(default=None, ge=1, le=1_000_000)
+    currency: Currency | None = None
+    category: Category | None = None
+    description: Description | None = None
+    quantity: Quantity | None = None
     kind: TransactionKind | None = None
-    external_id: str | None = Field(default=None, min_length=1, max_length=100)
+    external_id: ExternalId | None = None

@@ -13,11 +13,11 @@ from spendlens.errors import Conflict, NotFound, Unprocessable
 from spendlens.kit.csvtools import csv_line, neutralise_formula
 from spendlens.kit.money import format_money
 from spendlens.models import Organization, Transaction
+from spendlens.models.rules import TransactionKind
 from spendlens.transactions import repository
 from spendlens.transactions.filters import TransactionFilters
 from spendlens.transactions.schemas import (
     TransactionCreate,
-    TransactionKind,
     TransactionOut,
     TransactionSort,
     TransactionUpdate,

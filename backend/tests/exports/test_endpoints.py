@@ -9,6 +9,7 @@ import io
 import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -351,3 +352,24 @@ class TestCustomersCsv:
             CUSTOMERS_CSV, headers=auth_headers("analyst@acme.example"), params=params
         )
         assert response.status_code == 422, response.text
+
+
+class TestFileNames:
+    # UTC+14 and UTC-12 are always on different calendar days, so one server date fits only one.
+    @pytest.mark.parametrize("timezone", ["Pacific/Kiritimati", "Etc/GMT+12"])
+    def test_every_export_is_named_for_the_organisations_day(self, client, session, timezone):
+        org = create_org(session, timezone=timezone)
+        headers = headers_for(create_user(session, org, role="analyst"))
+        for url, stem in (
+            (TRANSACTIONS_CSV, "transactions-"),
+            (CUSTOMERS_CSV, "customers-"),
+            (MERCHANTS_CSV, "merchants-"),
+            (ORG_JSON, "organization-"),
+        ):
+            before = datetime.now(ZoneInfo(timezone)).date()
+            response = client.get(url, headers=headers)
+            after = datetime.now(ZoneInfo(timezone)).date()
+            assert response.status_code == 200, response.text
+            disposition = response.headers["content-disposition"]
+            day = disposition.split(stem, 1)[1][:10]
+            assert date.fromisoformat(day) in (before, after), disposition

@@ -15,8 +15,6 @@ from spendlens.metrics.service import (
     point_count,
     previous_period,
     rolling_period,
-    rounded_ratio,
-    share_of,
 )
 from spendlens.transactions.filters import TransactionFilters
 
@@ -103,24 +101,6 @@ class TestPointCount:
 
 
 class TestRatios:
-    @pytest.mark.parametrize(
-        "part, whole, expected",
-        [
-            (Decimal("1"), Decimal("3"), 0.3333),
-            (Decimal("2"), Decimal("3"), 0.6667),
-            (Decimal("1"), Decimal("8"), 0.125),
-            (Decimal("0.00005"), Decimal("1"), 0.0001),  # half rounds away from zero
-            (Decimal("-0.00005"), Decimal("1"), -0.0001),
-            (Decimal("-1"), Decimal("-4"), 0.25),
-            (7, 2, 3.5),
-        ],
-    )
-    def test_rounded_ratio_rounds_half_away_from_zero(self, part, whole, expected):
-        assert rounded_ratio(part, whole) == expected
-
-    def test_share_of_nothing_is_zero(self):
-        assert share_of(Decimal("5.00"), Decimal("0.00")) == 0.0
-
     def test_change_from_zero_is_null(self):
         assert change_from(Decimal("5.00"), Decimal("0")) is None
         assert change_from(0, 0) is None
