@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spendlens.jobs.schemas import JobState
 from spendlens.kit.money import Money
-from spendlens.kit.dates import UtcDatetime
+from spendlens.kit.dates import Day, UtcDatetime
 
 HorizonDays = Annotated[int, Field(ge=1, le=3650)]
 
@@ -22,9 +22,9 @@ class ClvFitCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    calibration_start: date = Field(description="First day of the calibration window (UTC)")
-    calibration_end: date = Field(description="Last day of the calibration window (UTC)")
-    holdout_end: date | None = Field(
+    calibration_start: Day = Field(description="First day of the calibration window (UTC)")
+    calibration_end: Day = Field(description="Last day of the calibration window (UTC)")
+    holdout_end: Day | None = Field(
         default=None,
         description="Last day of the holdout period (calibration_end, holdout_end]; none: no "
         "holdout evaluation",

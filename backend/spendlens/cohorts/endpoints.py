@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from spendlens.kit.dates import Day
 from spendlens.auth.dependencies import CurrentOrg
 from spendlens.cohorts import service
 from spendlens.cohorts.schemas import CohortMatrix, CohortMetric, CohortPeriod
@@ -48,10 +48,10 @@ def get_cohorts(
     metric: Annotated[CohortMetric, Query(description="What the values measure")] = (
         CohortMetric.customers
     ),
-    start: Annotated[date | None, Query(description="First cohort: the period holding it")] = None,
-    end: Annotated[date | None, Query(description="Last cohort: the period holding it")] = None,
+    start: Annotated[Day | None, Query(description="First cohort: the period holding it")] = None,
+    end: Annotated[Day | None, Query(description="Last cohort: the period holding it")] = None,
     as_of: Annotated[
-        date | None, Query(description="Last day observed; default today (organisation's zone)")
+        Day | None, Query(description="Last day observed; default today (organisation's zone)")
     ] = None,
 ) -> CohortMatrix:
     """Retention of customer cohorts by first-purchase period: customers or revenue."""

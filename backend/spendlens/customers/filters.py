@@ -11,6 +11,7 @@ from fastapi import Depends, Query
 from pydantic import Field
 from sqlalchemy import ColumnElement, or_
 
+from spendlens.kit.dates import Day
 from spendlens.errors import Unprocessable
 from spendlens.kit.sql import contains_pattern
 from spendlens.models import Customer
@@ -69,10 +70,10 @@ def customer_filters(
         Query(description="ISO 3166-1 alpha-2 code in upper case; repeat for several"),
     ] = None,
     signup_from: Annotated[
-        date | None, Query(description="First signup day included, YYYY-MM-DD")
+        Day | None, Query(description="First signup day included, YYYY-MM-DD")
     ] = None,
     signup_to: Annotated[
-        date | None, Query(description="Last signup day included, YYYY-MM-DD")
+        Day | None, Query(description="Last signup day included, YYYY-MM-DD")
     ] = None,
     lifecycle_stage: Annotated[
         list[LifecycleStage] | None, Query(description="Lifecycle stage; repeat for several")

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from spendlens.clv.schemas import CustomerClv
-from spendlens.kit.dates import UtcDatetime
+from spendlens.kit.dates import Day, UtcDatetime
 from spendlens.kit.money import Money
 from spendlens.models.rules import (
     COUNTRY_CODE_PATTERN,
@@ -108,7 +108,7 @@ class CustomerCreate(BaseModel):
     name: Name
     email: EmailStr | None = None
     country: Country | None = None
-    signup_date: date | None = None
+    signup_date: Day | None = None
     lifecycle_stage: LifecycleStage = DEFAULT_STAGE
 
 
@@ -121,7 +121,7 @@ class CustomerUpdate(BaseModel):
     name: Name | None = None
     email: EmailStr | None = None
     country: Country | None = None
-    signup_date: date | None = None
+    signup_date: Day | None = None
     lifecycle_stage: LifecycleStage | None = None
 
 

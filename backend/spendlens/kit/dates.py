@@ -46,3 +46,27 @@ def to_utc(value: datetime) -> datetime:
 
 # Timestamps leave the API in UTC whatever the database session's time zone.
 UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
+
+# Days and times the API accepts: far wider than any spending history or forecast, and narrow
+# enough that no UTC conversion, month series or interval arithmetic can overflow (year 9999 with
+# a negative offset is past datetime's range; year 1 over 10,000 years of months is 7.9 MB).
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2100, 12, 31)
+_RANGE = f"between {EARLIEST_DAY.isoformat()} and {LATEST_DAY.isoformat()}"
+
+
+def supported_day(value: date) -> date:
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValueError(f"must be a day {_RANGE}")
+    return value
+
+
+def supported_instant(value: datetime) -> datetime:
+    """Checked on the day as written (before any conversion, which could overflow)."""
+    if not EARLIEST_DAY <= value.date() <= LATEST_DAY:
+        raise ValueError(f"must be a time {_RANGE}")
+    return value
+
+
+# A calendar day the API accepts as input (queries and bodies).
+Day = Annotated[date, AfterValidator(supported_day)]

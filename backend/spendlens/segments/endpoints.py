@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 from pydantic import Field
 
+from spendlens.kit.dates import Day
 from spendlens.auth.dependencies import AdminUser, AnalystUser, CurrentOrg, CurrentUser, OrgScope
 from spendlens.db import SessionDep
 from spendlens.errors import error_responses
@@ -43,7 +43,7 @@ that added rows (for today in the organisation's time zone).
 """
 
 AsOfParam = Annotated[
-    date | None,
+    Day | None,
     Query(description="The day (UTC, YYYY-MM-DD); default: the latest stored snapshot"),
 ]
 
@@ -101,8 +101,8 @@ def get_segment_grid(org: CurrentOrg, session: SessionDep, as_of: AsOfParam = No
 def get_segment_movement(
     org: CurrentOrg,
     session: SessionDep,
-    from_date: Annotated[date, Query(alias="from", description="The earlier day, YYYY-MM-DD")],
-    to_date: Annotated[date, Query(alias="to", description="The later day, YYYY-MM-DD")],
+    from_date: Annotated[Day, Query(alias="from", description="The earlier day, YYYY-MM-DD")],
+    to_date: Annotated[Day, Query(alias="to", description="The later day, YYYY-MM-DD")],
 ) -> SegmentMovement:
     """Customers moving between segments from one day to another."""
     return service.movement(session, org, from_date, to_date)

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from spendlens.kit.money import Money
 from spendlens.segments.definitions import Segment
-from spendlens.kit.dates import UtcDatetime
+from spendlens.kit.dates import Day, UtcDatetime
 
 Score = Annotated[int, Field(ge=1, le=5)]
 SnapshotSource = Literal["stored", "computed"]
@@ -201,6 +201,6 @@ class SnapshotOut(BaseModel):
 class RecomputeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    as_of: date | None = Field(
+    as_of: Day | None = Field(
         default=None, description="Day to compute; default today in the organisation's time zone"
     )

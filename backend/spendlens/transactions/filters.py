@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, func, or_, select
 
+from spendlens.kit.dates import Day
 from spendlens.errors import Unprocessable
 from spendlens.kit.sql import contains_pattern
 from spendlens.models import Merchant, Transaction
@@ -85,10 +86,10 @@ def _amount_query(description: str) -> Any:
 
 def transaction_filters(
     start_date: Annotated[
-        date | None, Query(description="First day included (UTC), YYYY-MM-DD")
+        Day | None, Query(description="First day included (UTC), YYYY-MM-DD")
     ] = None,
     end_date: Annotated[
-        date | None, Query(description="Last day included (UTC), YYYY-MM-DD")
+        Day | None, Query(description="Last day included (UTC), YYYY-MM-DD")
     ] = None,
     category: Annotated[
         list[str] | None,

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from spendlens.kit.dates import UtcDatetime, to_utc
+from spendlens.kit.dates import UtcDatetime, supported_instant, to_utc
 from spendlens.kit.money import Money
 from spendlens.models.rules import (
     AMOUNT_DIGITS,
@@ -30,7 +30,9 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware), AfterValidator(to_utc)]
+AwareDatetime = Annotated[
+    datetime, AfterValidator(_aware), AfterValidator(supported_instant), AfterValidator(to_utc)
+]
 AmountIn = Annotated[Decimal, Field(max_digits=AMOUNT_DIGITS, decimal_places=AMOUNT_PLACES)]
 Category = Annotated[str, Field(min_length=1, max_length=CATEGORY_LENGTH)]
 Description = Annotated[str, Field(max_length=DESCRIPTION_LENGTH)]

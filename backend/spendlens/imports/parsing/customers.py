@@ -4,6 +4,7 @@ CustomerID, however many invoice lines name it)."""
 from __future__ import annotations
 
 from spendlens.imports.formats import NATIVE_CUSTOMER_FIELDS, SourcePlan
+from spendlens.kit.dates import EARLIEST_DAY, LATEST_DAY
 from spendlens.imports.parsing.builder import RowsBuilder
 from spendlens.imports.parsing.cells import RE_EMAIL, country, without_spreadsheet_decimals
 from spendlens.imports.parsing.query import ParseQuery
@@ -65,6 +66,12 @@ def _signup_date(b: RowsBuilder) -> str:
         "date",
         date_text,
         f"not a date ({b.date_label()})",
+    )
+    b.refuse(
+        f"{signup_date} NOT BETWEEN DATE '{EARLIEST_DAY}' AND DATE '{LATEST_DAY}'",
+        "date",
+        date_text,
+        f"not between {EARLIEST_DAY} and {LATEST_DAY}",
     )
     return signup_date
 

@@ -22,8 +22,10 @@ from spendlens.imports.parsing.cells import (
     without_spreadsheet_decimals,
 )
 from spendlens.imports.parsing.query import Check, ParseQuery
+from spendlens.kit.dates import EARLIEST_DAY, LATEST_DAY
 from spendlens.models.rules import (
     CATEGORY_LENGTH,
+    DESCRIPTION_LENGTH,
     EXTERNAL_ID_LENGTH,
     MAX_AMOUNT,
     MAX_QUANTITY,
@@ -115,7 +117,13 @@ def _occurred_at(b: RowsBuilder, tz: str) -> str:
     date_text = b.text("date")
     b.require("date", date_text)
     b.refuse(f"{occurred_at} IS NULL", "date", date_text, f"not a date ({b.date_label()})")
-    return occurred_at
+    in_range = (
+        f"({occurred_at} >= TIMESTAMPTZ '{EARLIEST_DAY} 00:00+00' "
+        f"AND {occurred_at} < TIMESTAMPTZ '{LATEST_DAY} 00:00+00' + INTERVAL '1 day')"
+    )
+    b.refuse(f"NOT {in_range}", "date", date_text, f"not between {EARLIEST_DAY} and {LATEST_DAY}")
+    # Out of range it is refused above, and shown as empty (a preview cannot hold year 10000).
+    return f"(CASE WHEN {in_range} THEN {occurred_at} END)"
 
 
 def _quantity(b: RowsBuilder) -> tuple[str, str] | None:
@@ -270,6 +278,9 @@ def _text_lengths(b: RowsBuilder) -> None:
         ("category", CATEGORY_LENGTH),
         ("merchant", NAME_LENGTH),
         ("customer_name", NAME_LENGTH),
+        # The API's limit (the column itself has none): an import may not store what the API
+        # would refuse, nor make GET /transactions answer megabytes.
+        ("description", DESCRIPTION_LENGTH),
     )
     for name, limit in limits:
         if b.plan.has(name) and not (b.online_retail and name == "category"):
