@@ -13,6 +13,7 @@ no longer than the page that shows it.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import weakref
@@ -186,7 +187,11 @@ def _api_message(answer: httpx.Response) -> str:
 def _filename(handler: tornado.web.RequestHandler, name: str = "transactions.csv") -> str:
     if name != "transactions.csv":
         return f"spendlens-{name}"
-    start = handler.get_query_argument("start_date", "")
-    end = handler.get_query_argument("end_date", "")
+    # The dates come from the link's query, which anyone can edit: only digits and dashes go
+    # into the quoted filename of the Content-Disposition header.
+    start, end = (
+        re.sub(r"[^0-9-]", "", handler.get_query_argument(n, ""))[:10]
+        for n in ("start_date", "end_date")
+    )
     period = f"-{start}-to-{end}" if start and end else ""
     return f"spendlens-transactions{period}.csv"

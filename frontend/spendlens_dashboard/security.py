@@ -10,11 +10,12 @@ static files, the websocket handshake) as well as our own download handler:
 
 It also gives every browser a random, HttpOnly, SameSite=Strict cookie (BROWSER_COOKIE) on its
 first request: download keys are bound to it (see export.py), so a key alone, copied to curl or
-another browser, downloads nothing.
+another browser, downloads nothing. Handlers see only a digest of it (`browser_id`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 
@@ -22,7 +23,8 @@ import tornado.httputil
 import tornado.web
 
 BROWSER_COOKIE = "spendlens_browser"
-_BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_COOKIE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _SCRIPT_TAG = re.compile(rb"<script(?=[\s>])")
 
 # Why each exception to "only from this server, only with the nonce" is there:
@@ -56,10 +58,14 @@ def content_security_policy(nonce: str) -> str:
 
 
 def browser_id(request: tornado.httputil.HTTPServerRequest) -> str | None:
-    """The request's browser cookie, when it is one this server could have set."""
+    """The id of the request's browser as handlers see it: a digest of the browser cookie."""
     morsel = request.cookies.get(BROWSER_COOKIE)
     value = morsel.value if morsel is not None else ""
-    return value if _BROWSER_ID.match(value) else None
+    return value if _DIGEST.match(value) else None
+
+
+def _digest(cookie: str) -> str:
+    return hashlib.sha256(f"spendlens-browser:{cookie}".encode()).hexdigest()
 
 
 class SecurityHeaders(tornado.web.OutputTransform):
@@ -68,16 +74,22 @@ class SecurityHeaders(tornado.web.OutputTransform):
     def __init__(self, request: tornado.httputil.HTTPServerRequest) -> None:
         super().__init__(request)
         self.request = request
-        self.new_browser_id: str | None = None
-        if browser_id(request) is None:
-            # Transforms are made before the handler runs: the page handler of this very first
-            # request already sees the cookie (Bokeh copies a page request's cookies into the
-            # session it creates, which is how a session learns its browser's id).
-            self.new_browser_id = secrets.token_urlsafe(32)
-            cookie = f"{BROWSER_COOKIE}={self.new_browser_id}"
-            others = request.headers.get("Cookie")
-            request.headers["Cookie"] = f"{others}; {cookie}" if others else cookie
-            request.__dict__.pop("_cookies", None)  # tornado caches the parsed cookies
+        self.new_cookie: str | None = None
+        morsel = request.cookies.get(BROWSER_COOKIE)
+        cookie = morsel.value if morsel is not None else ""
+        if not _COOKIE.match(cookie):
+            cookie = self.new_cookie = secrets.token_urlsafe(32)
+        # Transforms are made before the handler runs, so handlers only ever see a digest of the
+        # cookie: Bokeh copies a page request's cookies into the session token it writes into
+        # the page, where a script could read it; a digest there cannot be sent back as the
+        # cookie. A browser's very first page request already carries it this way.
+        others = [
+            f"{name}={value.coded_value}"
+            for name, value in request.cookies.items()
+            if name != BROWSER_COOKIE
+        ]
+        request.headers["Cookie"] = "; ".join([*others, f"{BROWSER_COOKIE}={_digest(cookie)}"])
+        request.__dict__.pop("_cookies", None)  # tornado caches the parsed cookies
 
     def transform_first_chunk(
         self,
@@ -97,11 +109,10 @@ class SecurityHeaders(tornado.web.OutputTransform):
         headers["X-Frame-Options"] = "DENY"
         headers["X-Content-Type-Options"] = "nosniff"
         headers["Referrer-Policy"] = "no-referrer"
-        if self.new_browser_id is not None:
+        if self.new_cookie is not None:
             secure = "; Secure" if self.request.protocol == "https" else ""
             headers.add(
                 "Set-Cookie",
-                f"{BROWSER_COOKIE}={self.new_browser_id}; Path=/; HttpOnly; SameSite=Strict"
-                + secure,
+                f"{BROWSER_COOKIE}={self.new_cookie}; Path=/; HttpOnly; SameSite=Strict" + secure,
             )
         return status_code, headers, chunk

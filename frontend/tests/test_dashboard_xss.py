@@ -20,11 +20,13 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from bokeh.util.token import get_token_payload
 from dashboard_support import ANALYST, BrowserPage, log_in, open_table_row, wait_for_job
 from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
 from spendlens_dashboard.pages import NAVIGATION, PAGES
+from spendlens_dashboard.security import BROWSER_COOKIE
 
 MARK = "__xss"
 
@@ -233,6 +235,9 @@ def test_no_stored_payload_runs_on_any_page_for_any_role(
             expect(tab.locator(".tabulator-row").first).to_be_visible()
             cell = tab.locator(".tabulator-cell", has_text=hostile_org.categories[1]).first
             expect(cell).to_be_visible()
+            if role != "viewer":  # the editor, filled with a hostile transaction
+                cell.click()
+                expect(tab.get_by_role("button", name="Save changes")).to_be_visible()
         elif slug == "customers":
             row = tab.locator(".customers-table .tabulator-row").first
             expect(row).to_be_visible()
@@ -312,6 +317,18 @@ def test_pages_carry_a_csp_with_nonces_and_refuse_framing(dashboard_url: str):
     assert static.headers["x-content-type-options"] == "nosniff"
 
 
+def test_the_browser_cookie_is_httponly_and_never_written_into_the_page(dashboard_url: str):
+    answer = httpx.get(dashboard_url, timeout=30)
+    set_cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
+    cookie = answer.cookies[BROWSER_COOKIE]
+    # Bokeh writes the page request's cookies into the session token inside the page, where a
+    # script could read them: there the cookie is only a digest, useless as a cookie.
+    token = re.search(r'"token":"([^"]+)"', answer.text).group(1)
+    in_page = get_token_payload(token)["cookies"][BROWSER_COOKIE]
+    assert in_page and in_page != cookie and cookie not in answer.text
+
+
 def test_a_download_link_works_only_in_the_browser_that_got_it(
     page: BrowserPage, dashboard_url: str
 ):
@@ -330,3 +347,26 @@ def test_a_download_link_works_only_in_the_browser_that_got_it(
     forged = {name: "x" * len(value) for name, value in cookies.items()}
     assert httpx.get(url, cookies=forged, timeout=30).status_code == 404
     assert httpx.get(url, cookies=cookies, timeout=30).status_code == 200
+
+
+# -- pure helpers (no browser) -------------------------------------------------------------------
+
+
+def test_user_text_becomes_inert_html():
+    from spendlens_dashboard.formatting import safe_text, text_options
+    from spendlens_dashboard.pages.customers import profile_html
+
+    assert (
+        safe_text(svg("x")) == "&quot;&gt;&lt;svg onload=&quot;window.__xss=&#x27;x&#x27;&quot;&gt;"
+    )
+    assert safe_text(None) == ""
+    names = [img("a"), "Books & Music"]
+    assert text_options(names) == {
+        "&lt;img src=x onerror=&quot;window.__xss=&#x27;a&#x27;&quot;&gt;": names[0],
+        "Books &amp; Music": names[1],
+    }
+    profile = profile_html(
+        {"name": script("n"), "email": img("e"), "external_id": svg("x"), "country": "DE"}
+    )
+    assert "<script" not in profile and "<img" not in profile and "<svg" not in profile
+    assert profile.startswith("<h2>&lt;script&gt;")
