@@ -6,6 +6,7 @@ own ApiClient, token and stores, and one analyst's token never reaches another's
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 import time
@@ -310,7 +311,7 @@ class App(pn.viewable.Viewer):
         self._last_notice = (message, kind, now)
         notifications = pn.state.notifications
         if notifications is not None:
-            getattr(notifications, kind)(message, duration=6000)
+            getattr(notifications, kind)(html.escape(message), duration=6000)  # toasts are HTML
 
     def _store_failed(self, event) -> None:
         error: ApiError | None = event.new

@@ -3,12 +3,17 @@
 At login a session gets a random download key; pages link to `export/<key>/<name>?<filters>`
 (transactions.csv, customers.csv, merchants.csv, organization.json), and this handler streams
 the matching API export to the browser with the token of the session that owns the key, chunk by
-chunk (a large organisation never sits in the dashboard's memory or blocks its event loop). The
-key dies at logout and when the browser session ends.
+chunk (a large organisation never sits in the dashboard's memory or blocks its event loop).
+
+A key is bound to the browser it was issued to (the browser cookie of security.py, read from the
+page request that opened the session): the same link from curl, or any other browser, is a 404,
+exactly like a made-up key. The key dies at logout and when the browser session ends, so it lives
+no longer than the page that shows it.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import weakref
@@ -17,7 +22,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import httpx
+import panel as pn
 import tornado.web
+
+from spendlens_dashboard.security import BROWSER_COOKIE, browser_id
 
 if TYPE_CHECKING:
     from spendlens_dashboard.state.session import Session
@@ -60,16 +68,20 @@ ROUTE = (
 
 
 class DownloadKeys:
-    """Maps download keys to the (live) sessions that issued them."""
+    """Maps download keys to the (live) sessions that issued them and their browser's id."""
 
     def __init__(self) -> None:
-        self._sessions: dict[str, weakref.ref[Session]] = {}
+        self._sessions: dict[str, tuple[weakref.ref[Session], str | None]] = {}
         self._lock = threading.Lock()
 
-    def issue(self, session: "Session") -> str:
+    def issue(self, session: "Session", browser: str | None = None) -> str:
+        """A new key for `session`, bound to `browser` (default: the browser cookie of the
+        current Bokeh session's page request; without one the key downloads nothing)."""
+        if browser is None:
+            browser = session_browser_id()
         key = secrets.token_urlsafe(32)
         with self._lock:
-            self._sessions[key] = weakref.ref(session)
+            self._sessions[key] = (weakref.ref(session), browser)
         return key
 
     def revoke(self, key: str | None) -> None:
@@ -77,13 +89,32 @@ class DownloadKeys:
             self._sessions.pop(key or "", None)
 
     def session_for(self, key: str) -> "Session | None":
+        """The logged-in session that issued `key`, whichever browser asks."""
         with self._lock:
-            ref = self._sessions.get(key)
+            ref, _browser = self._sessions.get(key, (None, None))
         session = ref() if ref else None
         return session if session is not None and session.token else None
 
+    def download_for(self, key: str, browser: str | None) -> "Session | None":
+        """The session whose key this is, when `browser` is the one it was issued to."""
+        with self._lock:
+            _ref, bound = self._sessions.get(key, (None, None))
+        if not bound or not browser or not secrets.compare_digest(bound, browser):
+            return None
+        return self.session_for(key)
+
     def __len__(self) -> int:
         return len(self._sessions)
+
+
+def session_browser_id() -> str | None:
+    """The browser cookie the current Bokeh session was opened with (None outside a server)."""
+    doc = pn.state.curdoc
+    context = doc.session_context if doc is not None else None
+    request = context.request if context is not None else None
+    cookies = getattr(request, "cookies", None) or {}
+    value = cookies.get(BROWSER_COOKIE)
+    return value if isinstance(value, str) and value else None
 
 
 DOWNLOAD_KEYS = DownloadKeys()
@@ -115,7 +146,7 @@ class ExportHandler(tornado.web.RequestHandler):
         self.finish(message + "\n")
 
     async def get(self, key: str, name: str = "transactions.csv") -> None:
-        session = self.keys.session_for(key)
+        session = self.keys.download_for(key, browser_id(self.request))
         if session is None:
             self._fail(404, "This download link has expired. Log in to the dashboard again.")
             return
@@ -156,7 +187,11 @@ def _api_message(answer: httpx.Response) -> str:
 def _filename(handler: tornado.web.RequestHandler, name: str = "transactions.csv") -> str:
     if name != "transactions.csv":
         return f"spendlens-{name}"
-    start = handler.get_query_argument("start_date", "")
-    end = handler.get_query_argument("end_date", "")
+    # The dates come from the link's query, which anyone can edit: only digits and dashes go
+    # into the quoted filename of the Content-Disposition header.
+    start, end = (
+        re.sub(r"[^0-9-]", "", handler.get_query_argument(n, ""))[:10]
+        for n in ("start_date", "end_date")
+    )
     period = f"-{start}-to-{end}" if start and end else ""
     return f"spendlens-transactions{period}.csv"

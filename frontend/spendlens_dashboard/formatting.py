@@ -1,8 +1,11 @@
-"""How numbers read on screen: money with its currency, counts and period-over-period change."""
+"""How values read on screen: money with its currency, counts and period-over-period change, and
+user-written text made safe to put into HTML."""
 
 from __future__ import annotations
 
+import html
 import math
+from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥"}
@@ -43,3 +46,16 @@ def format_change(change: float | None) -> tuple[str, str]:
 
 def format_share(share: float) -> str:
     return f"{share * 100:.1f}%"
+
+
+def safe_text(value: object) -> str:
+    """Text anyone wrote (a name, a category, a file name, an API message) as HTML that shows it
+    literally: `<img onerror=...>` stays text in HTML, Markdown and Alert panes and in attributes.
+    None is ''."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def text_options(labels: Iterable[str]) -> dict[str, str]:
+    """Options of a picker whose labels are user-written: shown label (escaped, because Bokeh's
+    MultiChoice draws labels as HTML) → the value itself."""
+    return {safe_text(label): label for label in labels}

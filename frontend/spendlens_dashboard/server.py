@@ -1,7 +1,8 @@
 """Serving the dashboard: `serve()` blocks (the CLI); `start_in_thread()` is for tests and benches.
 
 Every browser session gets a fresh App. Bokeh, Panel and template resources are served by this
-server itself, so the page needs no internet access.
+server itself, so the page needs no internet access; every response carries the security headers
+of security.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import panel as pn
 from spendlens_dashboard import background
 from spendlens_dashboard.config import DashboardSettings, get_settings
 from spendlens_dashboard.export import DOWNLOAD_KEYS, ROUTE, ExportHandler
+from spendlens_dashboard.security import SecurityHeaders
 
 
 class Stoppable(Protocol):
@@ -56,6 +58,8 @@ def _server_kwargs(host: str, port: int, api_url: str | None) -> dict:
         show=False,
         title="Spendlens",
         extra_patterns=[(ROUTE, ExportHandler, {"keys": DOWNLOAD_KEYS})],
+        # Passed on to tornado's Application: CSP, no framing, nosniff, the browser cookie.
+        transforms=[SecurityHeaders],
         liveness=True,
         check_unused_sessions_milliseconds=30_000,
         unused_session_lifetime_milliseconds=120_000,

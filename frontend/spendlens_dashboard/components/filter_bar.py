@@ -6,6 +6,7 @@ from datetime import date
 
 import panel as pn
 
+from spendlens_dashboard.formatting import text_options
 from spendlens_dashboard.state import PRESETS, CatalogStore, Filters
 
 
@@ -26,16 +27,17 @@ class FilterBar(pn.viewable.Viewer):
         self.date_range = pn.widgets.DateRangePicker(
             label="From – to", value=(start, end), sizing_mode="stretch_width"
         )
+        # Category and merchant names are user-written and the pickers draw labels as HTML.
         self.categories = pn.widgets.MultiChoice(
             label="Categories",
-            options=list(catalog.categories),
+            options=text_options(catalog.categories),
             value=list(filters.categories),
             placeholder="All categories",
             sizing_mode="stretch_width",
         )
         self.merchants = pn.widgets.MultiChoice(
             label="Merchants",
-            options=catalog.merchant_names,
+            options=text_options(catalog.merchant_names),
             value=list(filters.merchants),
             placeholder="Type to search merchants",
             search_option_limit=50,
@@ -111,8 +113,8 @@ class FilterBar(pn.viewable.Viewer):
                 widget.value = value
 
     def _catalog_changed(self, *_events) -> None:
-        self.categories.options = list(self.catalog.categories)
-        self.merchants.options = self.catalog.merchant_names
+        self.categories.options = text_options(self.catalog.categories)
+        self.merchants.options = text_options(self.catalog.merchant_names)
 
     def __panel__(self):
         return self._layout

@@ -13,7 +13,7 @@ from spendlens_dashboard.components.frame_table import FrameTabulator
 from spendlens_dashboard import charts
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.components.table import ApiPagedTabulator
-from spendlens_dashboard.formatting import format_count, format_money
+from spendlens_dashboard.formatting import format_count, format_money, safe_text
 from spendlens_dashboard.state.value import format_fixed, format_percent
 from spendlens_dashboard.state.analytics import SEGMENT_LABELS
 from spendlens_dashboard.state.customers import (
@@ -174,22 +174,21 @@ def scores_html(detail: dict, currency: str) -> str:
     return f'<div class="customer-scores">{rfm_card}{clv_card}</div>'
 
 
-def profile_markdown(detail: dict) -> str:
-    parts = [
-        f"## {detail.get('name') or detail.get('external_id') or 'Customer'}",
-        " · ".join(
-            str(p)
-            for p in (
-                detail.get("email"),
-                detail.get("country"),
-                detail.get("lifecycle_stage"),
-                f"signed up {detail['signup_date']}" if detail.get("signup_date") else None,
-                f"external id {detail['external_id']}" if detail.get("external_id") else None,
-            )
-            if p
-        ),
-    ]
-    return "\n\n".join(parts)
+def profile_html(detail: dict) -> str:
+    """The customer's name and profile line; every value is user-written, so all escaped."""
+    name = detail.get("name") or detail.get("external_id") or "Customer"
+    facts = " · ".join(
+        safe_text(p)
+        for p in (
+            detail.get("email"),
+            detail.get("country"),
+            detail.get("lifecycle_stage"),
+            f"signed up {detail['signup_date']}" if detail.get("signup_date") else None,
+            f"external id {detail['external_id']}" if detail.get("external_id") else None,
+        )
+        if p
+    )
+    return f"<h2>{safe_text(name)}</h2><p>{facts}</p>"
 
 
 def monthly_frame(detail: dict) -> pd.DataFrame:
@@ -222,7 +221,7 @@ class CustomerDetail(pn.viewable.Viewer):
         self.currency = currency
         self.back = pn.widgets.Button(label="← All customers", color="light", width=160)
         self.back.on_click(lambda _: on_back())
-        self.profile = pn.pane.Markdown("", css_classes=["customer-profile"])
+        self.profile = pn.pane.HTML("", css_classes=["customer-profile"])
         self.totals = pn.pane.HTML("", stylesheets=[DETAIL_CSS], sizing_mode="stretch_width")
         self.scores = pn.pane.HTML(
             "",
@@ -267,7 +266,7 @@ class CustomerDetail(pn.viewable.Viewer):
         if not detail:
             return
         with pn.io.hold():
-            self.profile.object = profile_markdown(detail)
+            self.profile.object = profile_html(detail)
             self.totals.object = totals_html(detail, self.currency)
             self.scores.object = scores_html(detail, self.currency)
             monthly = monthly_frame(detail)

@@ -9,6 +9,7 @@ import param
 
 from spendlens_dashboard.api import ApiError, ApiUnreachable
 from spendlens_dashboard.background import in_background
+from spendlens_dashboard.formatting import safe_text
 from spendlens_dashboard.state import Session
 
 WRONG_CREDENTIALS = "Incorrect email or password."
@@ -113,7 +114,7 @@ class LoginPage(pn.viewable.Viewer):
             self.password.param.update(value="", value_input="")
 
     def show_error(self, text: str) -> None:
-        self.message.param.update(object=text, visible=True)
+        self.message.param.update(object=safe_text(text), visible=True)
 
     def _submit(self, *_events) -> None:
         email = (self.email.value_input or self.email.value or "").strip()
