@@ -21,7 +21,7 @@ from spendlens_dashboard.config import DashboardSettings, get_settings
 from spendlens_dashboard.export import DOWNLOAD_KEYS
 from spendlens_dashboard.pages import NAVIGATION, PAGES
 from spendlens_dashboard.pages.data import ImportPanel, JobsPanel
-from spendlens_dashboard.pages.lifetime import FitForm
+from spendlens_dashboard.pages.clv import FitForm
 from spendlens_dashboard.pages.transactions import TransactionEditor, noon_of
 from spendlens_dashboard.state import (
     CatalogStore,
@@ -32,14 +32,14 @@ from spendlens_dashboard.state import (
 )
 from spendlens_dashboard.state.analytics import CohortsStore, SegmentMovementStore, SegmentsStore
 from spendlens_dashboard.state.customers import CustomerDetailStore, CustomersStore
-from spendlens_dashboard.state.value import LifetimeStore
+from spendlens_dashboard.state.clv import ClvStore
 
 logger = logging.getLogger("spendlens_dashboard")
 
 pn.extension("tabulator", design="bootstrap", notifications=True, inline=False)
 
 PRODUCT_NAME = "Spendlens"
-UNFILTERED_PAGES = ("customers", "segments", "cohorts", "lifetime", "data")
+UNFILTERED_PAGES = ("customers", "segments", "cohorts", "clv", "data")
 APP_CSS = """
 .login-card { border: 1px solid var(--panel-border-color, #ddd); border-radius: 10px;
               padding: 10px 20px 20px; }
@@ -80,7 +80,7 @@ class Workspace:
         self.customers: CustomersStore | None = None
         self.customer_detail: CustomerDetailStore | None = None
         self.importer: ImportPanel | None = None
-        self.lifetime: LifetimeStore | None = None
+        self.clv: ClvStore | None = None
         # Stores of the analytics pages opened so far, fetched again after a write.
         self.analytics: list = []
         self.fit_form: FitForm | None = None
@@ -93,7 +93,7 @@ class Workspace:
                 "customers": self._customers_page,
                 "segments": self._segments_page,
                 "cohorts": self._cohorts_page,
-                "lifetime": self._lifetime_page,
+                "clv": self._clv_page,
                 "data": self._data_page,
             }
             self.pages[slug] = builders[slug]()
@@ -131,21 +131,21 @@ class Workspace:
         cohorts.load()
         return page
 
-    def _lifetime_page(self) -> pn.viewable.Viewer:
+    def _clv_page(self) -> pn.viewable.Viewer:
         app, session = self.app, self.app.session
-        self.lifetime = LifetimeStore(
+        self.clv = ClvStore(
             session.client, currency=session.currency, with_data_range=session.can_write
         )
-        self.lifetime.param.watch(app._store_failed, "error")
+        self.clv.param.watch(app._store_failed, "error")
         if session.can_write:
             self.fit_form = FitForm(
                 session.client,
-                on_finished=self.lifetime.load,
+                on_finished=self.clv.load,
                 on_unauthorized=session.expire,
                 notify=app.notify,
             )
-        page = PAGES["lifetime"](self.lifetime, currency=session.currency, form=self.fit_form)
-        self.lifetime.load()
+        page = PAGES["clv"](self.clv, currency=session.currency, form=self.fit_form)
+        self.clv.load()
         return page
 
     def _data_page(self) -> pn.viewable.Viewer:

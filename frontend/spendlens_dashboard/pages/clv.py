@@ -13,16 +13,16 @@ from datetime import UTC, date, datetime
 
 import panel as pn
 
-from spendlens_dashboard import value_charts
+from spendlens_dashboard import clv_charts
 from spendlens_dashboard.api import ApiClient, ApiError
 from spendlens_dashboard.background import in_background
 from spendlens_dashboard.components.frame_table import FrameTabulator
 from spendlens_dashboard.components.job_follower import JobFollower
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.formatting import format_count, format_money
-from spendlens_dashboard.state.value import (
+from spendlens_dashboard.state.clv import (
     FINISHED,
-    LifetimeStore,
+    ClvStore,
     default_windows,
     distribution_frame,
     evaluation_frame,
@@ -351,11 +351,11 @@ class FitForm(pn.viewable.Viewer):
         return self._layout
 
 
-class LifetimePage(pn.viewable.Viewer):
+class ClvPage(pn.viewable.Viewer):
     title = "Lifetime value"
 
     def __init__(
-        self, store: LifetimeStore, currency: str, form: FitForm | None = None, **params
+        self, store: ClvStore, currency: str, form: FitForm | None = None, **params
     ) -> None:
         super().__init__(**params)
         self.store = store
@@ -469,7 +469,7 @@ class LifetimePage(pn.viewable.Viewer):
             *([form] if form is not None else []),
             self.results,
             sizing_mode="stretch_width",
-            css_classes=["lifetime-page"],
+            css_classes=["clv-page"],
         )
         store.param.watch(DelayedLoading(self.results), "loading")
         store.param.watch(lambda _: pn.state.execute(self._draw), "loaded")
@@ -522,12 +522,12 @@ class LifetimePage(pn.viewable.Viewer):
         evaluation = evaluation_frame(fit)
         self.holdout_chart.visible = not evaluation.empty
         if not evaluation.empty:
-            self.holdout_chart.object = value_charts.holdout_comparison(evaluation)
+            self.holdout_chart.object = clv_charts.holdout_comparison(evaluation)
         self.distribution_note.object = distribution_note(store.summary, fit, self.currency)
-        self.distribution_chart.object = value_charts.clv_distribution(
+        self.distribution_chart.object = clv_charts.clv_distribution(
             distribution_frame(store.summary), currency=self.currency
         )
-        self.heatmap.object = value_charts.p_alive_heatmap(p_alive_frame(store.summary))
+        self.heatmap.object = clv_charts.p_alive_heatmap(p_alive_frame(store.summary))
         self.top.value = store.top
         self.results.visible = True
 

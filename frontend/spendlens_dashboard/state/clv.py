@@ -157,7 +157,7 @@ def _day(timestamp: str | None) -> date | None:
 # -- the store ------------------------------------------------------------------------------------
 
 
-class LifetimeStore(Store):
+class ClvStore(Store):
     """GET /clv/fits (the newest 20), and for the latest that succeeded its summary and top
     customers; with `with_data_range`, the days of the first and the latest transaction too
     (what the fit form's defaults come from)."""
