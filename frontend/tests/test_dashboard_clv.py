@@ -90,7 +90,9 @@ def test_an_analyst_fits_a_model_and_sees_the_apis_figures(
 
     before = {f["id"] for f in analyst_client.list_clv_fits(limit=100)["items"]}
     tab.get_by_role("button", name="Fit model").click()
-    expect(tab.locator("[data-fit-state=succeeded]")).to_be_visible(timeout=FIT_TIMEOUT_MS)
+    expect(tab.locator(".clv-fit-form [data-job-state=succeeded]")).to_be_visible(
+        timeout=FIT_TIMEOUT_MS
+    )
     newest = analyst_client.list_clv_fits(limit=1)["items"][0]
     assert newest["id"] not in before
     assert {k: newest[k] for k in expected_windows} == expected_windows
@@ -171,7 +173,9 @@ def test_without_data_the_page_is_empty_and_a_fit_fails_with_its_reason(
     expect(tab.locator(".clv-empty")).to_contain_text("No model fitted yet. Fit one with the form")
     expect(tab.locator(".clv-results")).to_be_hidden()
     tab.get_by_role("button", name="Fit model").click()
-    expect(tab.locator("[data-fit-state=failed]")).to_be_visible(timeout=FIT_TIMEOUT_MS)
+    expect(tab.locator(".clv-fit-form [data-job-state=failed]")).to_be_visible(
+        timeout=FIT_TIMEOUT_MS
+    )
     expect(tab.locator(".clv-failed")).to_contain_text("failed: Too few customers to fit: 0 ")
     expect(tab.locator(".clv-fit-form")).to_contain_text("Too few customers to fit")
     expect(tab.locator(".clv-empty")).to_be_visible()

@@ -1,5 +1,6 @@
 """Customer lifetime value: the organisation's latest CLV fit, its aggregates (CLV distribution,
-P(alive) by recency × frequency), its top customers, and what a new fit's form starts from.
+P(alive) by recency × frequency), its top customers, what a new fit's form starts from, and the
+new fit itself (POST /clv/fits, its job followed by a JobStore).
 
 Neither follows the shared date filters: a fit has its own calibration and holdout windows.
 """
@@ -10,14 +11,18 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+import panel as pn
 import param
 
+from spendlens_dashboard.api import ApiClient, ApiError
+from spendlens_dashboard.background import in_background
 from spendlens_dashboard.formatting import format_count, format_money
+from spendlens_dashboard.state.jobs import FINISHED, JobStore
 from spendlens_dashboard.state.stores import API_CALLS, Store
 
 TOP_CUSTOMERS = 20
 HOLDOUT_DAYS = 90
-FINISHED = ("succeeded", "failed", "cancelled")
+JOB_KIND = "clv_fit"
 TOP_COLUMNS = [
     "rank",
     "customer_id",
@@ -214,3 +219,47 @@ class ClvStore(Store):
             values["last_day"] = _day(latest[0]["occurred_at"]) if latest else None
             values["first_day"] = _day(first[0]["occurred_at"]) if first else None
         return values
+
+
+class ClvFitStore(param.Parameterized):
+    """POST /clv/fits from the form's values; the fit's job is followed by `job`."""
+
+    job = param.ClassSelector(class_=JobStore, constant=True)
+    fit_id = param.Integer(default=None, allow_None=True, doc="The fit last queued")
+    message = param.String(default="", doc="Why the last fit was refused or not sent")
+    api_error = param.ClassSelector(class_=ApiError, default=None, allow_None=True)
+
+    def __init__(self, client: ApiClient, job: JobStore | None = None, **params) -> None:
+        super().__init__(job=job or JobStore(client), **params)
+        self.client = client
+
+    def send(self, values: dict[str, Any]) -> None:
+        """Queue a fit of the windows and horizons in `values` (see `fit_body`)."""
+        self.param.update(message="", api_error=None)
+        if not values["calibration_start"] or not values["calibration_end"]:
+            self.message = "Choose the calibration window's first and last day."
+            return
+        body = fit_body(values)
+        self.job.sending()
+
+        def work() -> None:
+            try:
+                fit = self.client.create_clv_fit(body)
+            except ApiError as error:
+                pn.state.execute(lambda error=error: self._refused(error))
+                return
+            pn.state.execute(lambda: self._queued(fit))
+
+        in_background(work)
+
+    def _queued(self, fit: dict[str, Any]) -> None:
+        self.fit_id = fit["id"]
+        job = {"id": fit["job_id"], "kind": JOB_KIND, "state": fit["state"]}
+        self.job.follow(job, label=f"Fit #{fit['id']}")
+
+    def _refused(self, error: ApiError) -> None:
+        self.job.failed_to_send(error)
+        self.param.update(api_error=error, message=f"The fit was refused: {error.message}")
+
+    def dispose(self) -> None:
+        self.job.stop()
