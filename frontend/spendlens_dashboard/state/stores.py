@@ -109,7 +109,8 @@ class Store(param.Parameterized):
         super().__init__(**params)
         self.client = client
         self._generation = 0
-        self._lock = threading.Lock()
+        # Reentrant: a watcher of an answer may start the next load on this same thread.
+        self._lock = threading.RLock()
         self.param.watch(lambda _: self.load(), "refresh")
 
     def _begin(self) -> int:
@@ -123,13 +124,15 @@ class Store(param.Parameterized):
         return generation == self._generation
 
     def _finish(self, generation: int, values: dict[str, Any], error: ApiError | None) -> None:
-        """Apply an answer unless a newer load started meanwhile (its answer wins)."""
-        if not self._current(generation):
-            return
-        if error is not None:
-            self.param.update(loading=False, error=error)
-            return
-        self.param.update(**values, loading=False, loaded=self.loaded + 1)
+        """Apply an answer unless a newer load started meanwhile (its answer wins). Checked and
+        applied under the lock, so an older answer never lands after a newer load began."""
+        with self._lock:
+            if not self._current(generation):
+                return
+            if error is not None:
+                self.param.update(loading=False, error=error)
+                return
+            self.param.update(**values, loading=False, loaded=self.loaded + 1)
 
     def load(self) -> None:
         """Fetch from the API: on a worker thread when serving a browser, at once otherwise."""
