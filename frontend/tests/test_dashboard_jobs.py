@@ -197,6 +197,8 @@ class TestApiErrors:
         assert "expired" in app.login_page.notice.object
         app.close()
 
+
+class TestDataPage:
     def test_a_failed_import_is_listed_failed(self, api_url: str, fresh_org, job_worker):
         app = App(DashboardSettings(api_url=api_url, dashboard_today=date(2026, 6, 30)))
         app.login_page.email.value, app.login_page.password.value = fresh_org

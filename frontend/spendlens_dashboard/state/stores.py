@@ -158,6 +158,34 @@ class Store(param.Parameterized):
         raise NotImplementedError
 
 
+class PagedStore(Store):
+    """One page of a list the API pages with skip/limit ({items, total, skip, limit}): a new
+    page number loads it; a new query goes back to the first page."""
+
+    page = param.Integer(default=1, bounds=(1, None))
+    page_size = param.Integer(default=20, bounds=(1, 100))
+    total = param.Integer(default=0, doc="Items in the whole list, every page")
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    def page_params(self) -> dict[str, int]:
+        """The skip and limit of the current page."""
+        return {"skip": (self.page - 1) * self.page_size, "limit": self.page_size}
+
+    def first_page(self) -> None:
+        """Load the first page of a changed query (once: the page watcher loads it)."""
+        if self.page != 1:
+            self.page = 1
+        else:
+            self.load()
+
+    @param.depends("page", watch=True)
+    def _page_changed(self) -> None:
+        self.load()
+
+
 class CatalogStore(Store):
     """What the filter pickers offer: every category and every merchant of the organisation."""
 
@@ -246,20 +274,13 @@ class OverviewStore(FilteredStore):
         }
 
 
-class TransactionsStore(FilteredStore):
+class TransactionsStore(PagedStore, FilteredStore):
     """One page of the filtered transactions, sorted and searched by the API."""
 
     q = param.String(default="", doc="Free-text search (description, category, merchant)")
     sort = param.Selector(objects=["-date", "date", "-amount", "amount"], default="-date")
-    page = param.Integer(default=1, bounds=(1, None))
-    page_size = param.Integer(default=20, bounds=(1, 100))
 
     items = param.DataFrame(default=None, allow_None=True)
-    total = param.Integer(default=0)
-
-    @property
-    def page_count(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
     def query_params(self) -> dict:
         """The filters plus the search: what the table and its CSV export both ask for."""
@@ -269,24 +290,14 @@ class TransactionsStore(FilteredStore):
         return params
 
     def _filters_changed(self, *events) -> None:
-        if self.page != 1:
-            self.page = 1  # the page watcher loads
-        else:
-            self.load()
+        self.first_page()
 
     @param.depends("q", "sort", "page_size", watch=True)
     def _query_changed(self) -> None:
-        self._filters_changed()
-
-    @param.depends("page", watch=True)
-    def _page_changed(self) -> None:
-        self.load()
+        self.first_page()
 
     def _fetch(self) -> dict[str, Any]:
         page = self.client.list_transactions(
-            self.query_params(),
-            sort=self.sort,
-            skip=(self.page - 1) * self.page_size,
-            limit=self.page_size,
+            self.query_params(), sort=self.sort, **self.page_params()
         )
         return {"items": transactions_frame(page), "total": page["total"]}
