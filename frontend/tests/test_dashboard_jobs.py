@@ -1,6 +1,7 @@
-"""Jobs without a browser, against the real API and a real worker: a JobStore follows a job of any
-kind until it finishes, the import and CLV fit stores feed it, the recent jobs store lists and
-retries, and every API refusal goes through the one ApiErrors (a 401 logs out)."""
+"""Jobs against the real API and a real worker: a JobStore follows a job of any kind until it
+finishes, the import and CLV fit stores feed it, the recent jobs store lists and retries, and every
+API refusal goes through the one ApiErrors (a 401 logs out); without a browser, then in one: a page
+of nothing but a JobStore and a JobProgress follows an RFM recompute to its end."""
 
 from __future__ import annotations
 
@@ -8,13 +9,21 @@ import time
 from datetime import date
 
 import httpx
+import panel as pn
 import pytest
-from dashboard_support import logged_in_client
+from dashboard_support import (
+    ANALYST,
+    SCREENSHOTS,
+    free_port,
+    logged_in_client,
+    wait_until_up,
+)
 
 from spendlens_dashboard.api import ApiClient, ApiError
 from spendlens_dashboard.app import App
 from spendlens_dashboard.components.job_progress import JobProgress, progress_html
 from spendlens_dashboard.config import DashboardSettings
+from spendlens_dashboard.formatting import format_count
 from spendlens_dashboard.state import Session
 from spendlens_dashboard.state.clv import ClvFitStore
 from spendlens_dashboard.state.errors import ApiErrors
@@ -209,3 +218,66 @@ class TestDataPage:
         assert [j["state"] for j in app.workspace.jobs.jobs] == ["failed"]
         assert page.jobs.table.value["state"].tolist() == ["failed"]
         app.close()
+
+
+# -- in the browser: any job kind on a page of a JobStore and a JobProgress only -----------------
+
+
+@pytest.fixture
+def job_page_url(api_url: str, monkeypatch: pytest.MonkeyPatch):
+    """A page served by Panel that holds nothing but a JobStore and its JobProgress, following
+    the job queued when a browser opens it (an RFM recompute: no page of the dashboard has code
+    for that kind). Yields the page's URL and the jobs queued, as the browser opened it."""
+    monkeypatch.setenv("BOKEH_RESOURCES", "server")  # no CDN: the machine may be offline
+    queued: list[dict] = []
+
+    def job_page():
+        client = logged_in_client(api_url, ANALYST)
+        store = JobStore(client)
+        job = queue_recompute(client)
+        queued.append(job)
+        store.follow(job)
+        return pn.Column(
+            pn.pane.Markdown("## Following a job"), JobProgress(store, unit="customers")
+        )
+
+    port = free_port()
+    server = pn.serve(
+        {"/": job_page},
+        port=port,
+        address="127.0.0.1",
+        websocket_origin=[f"127.0.0.1:{port}"],
+        show=False,
+        start=True,
+        threaded=True,
+        liveness=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    wait_until_up(url + "liveness")  # opening "/" would queue a job
+    yield url, queued
+    server.stop()
+
+
+def test_a_page_follows_an_rfm_recompute_with_a_job_store_and_its_view(
+    browser, job_page_url, analyst_client: ApiClient, job_worker
+):
+    from playwright.sync_api import expect
+
+    url, queued = job_page_url
+    context = browser.new_context(viewport={"width": 1000, "height": 600})
+    try:
+        tab = context.new_page()
+        tab.goto(url)
+        progress = tab.locator(".job-progress")
+        expect(progress).to_contain_text(f"RFM recompute #{queued[0]['id']}")
+        expect(progress.locator("[data-job-kind=rfm]")).to_be_visible()
+        expect(progress.locator("[data-job-state=succeeded]")).to_be_visible(timeout=60_000)
+        job = analyst_client.get_job(queued[0]["id"])
+        assert job["state"] == "succeeded" and job["total"]
+        expect(progress).to_contain_text(
+            f"{format_count(job['processed'])} of {format_count(job['total'])} customers (100%)"
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=str(SCREENSHOTS / "job-progress-rfm.png"))
+    finally:
+        context.close()
