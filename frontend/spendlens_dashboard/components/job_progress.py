@@ -11,6 +11,8 @@ import param
 from spendlens_dashboard.formatting import format_count
 from spendlens_dashboard.state.jobs import SENDING, JobStore
 
+FAILURE_CSS = ":host(.job-error) { color: var(--bs-danger, #dc3545); font-weight: 600; }"
+
 
 def progress_html(store: JobStore, unit: str = "items") -> str:
     """'Import #12: running — 400 of 1,000 rows (40%)'; the state in a data-job-state
@@ -68,9 +70,10 @@ class JobProgress(pn.viewable.Viewer):
             value=0, max=100, sizing_mode="stretch_width", visible=False, bar_color="primary"
         )
         self.text = pn.pane.HTML("", css_classes=[css_class], visible=False)
-        self.failure = pn.pane.Alert(
-            "", alert_type="danger", visible=False, sizing_mode="stretch_width",
-            css_classes=["job-error"],
+        # Plain text, not an alert: the form around the view keeps its own alert the only one.
+        self.failure = pn.pane.HTML(
+            "", visible=False, sizing_mode="stretch_width", css_classes=["job-error"],
+            stylesheets=[FAILURE_CSS],
         )  # fmt: skip
         self._layout = pn.Column(self.bar, self.text, self.failure, sizing_mode="stretch_width")
         store.param.watch(lambda *_: self._draw(), ["state", "processed", "total", "error"])

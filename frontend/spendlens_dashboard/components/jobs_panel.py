@@ -102,7 +102,10 @@ class JobsPanel(pn.viewable.Viewer):
         )
 
     def _loading(self, event: param.parameterized.Event) -> None:
-        pn.state.execute(lambda: self.loading.param.update(value=event.new, visible=event.new))
+        # Hidden again with the answer, in the same batch as the table: a layout change of its
+        # own while the table takes new rows was seen to leave old rows in the browser.
+        if event.new:
+            pn.state.execute(lambda: self.loading.param.update(value=True, visible=True))
 
     def _show(self) -> None:
         retryable = {
@@ -110,6 +113,7 @@ class JobsPanel(pn.viewable.Viewer):
             for job in self.store.retryable
         }
         with pn.io.hold():
+            self.loading.param.update(value=False, visible=False)
             self.status.visible = False
             self.table.value = jobs_frame(self.store.jobs)
             self.retry_choice.options = retryable
@@ -118,9 +122,12 @@ class JobsPanel(pn.viewable.Viewer):
     def _failed(self) -> None:
         store = self.store
         message = store.retry_message or (store.error.message if store.error else "")
-        if store.retry_message:
-            self.retry_button.disabled = False
-        self.status.param.update(object=html.escape(message), visible=bool(message))
+        with pn.io.hold():
+            if store.error is not None:
+                self.loading.param.update(value=False, visible=False)
+            if store.retry_message:
+                self.retry_button.disabled = False
+            self.status.param.update(object=html.escape(message), visible=bool(message))
 
     def retry(self) -> None:
         job_id = self.retry_choice.value

@@ -14,10 +14,10 @@ import pandas as pd
 import panel as pn
 import param
 
-from spendlens_dashboard.api import ApiClient, ApiError
+from spendlens_dashboard.api import ApiError
 from spendlens_dashboard.background import in_background
 from spendlens_dashboard.formatting import format_count, format_money
-from spendlens_dashboard.state.jobs import FINISHED, JobStore
+from spendlens_dashboard.state.jobs import FINISHED, JobStarter
 from spendlens_dashboard.state.stores import API_CALLS, Store
 
 TOP_CUSTOMERS = 20
@@ -221,23 +221,16 @@ class ClvStore(Store):
         return values
 
 
-class ClvFitStore(param.Parameterized):
+class ClvFitStore(JobStarter):
     """POST /clv/fits from the form's values; the fit's job is followed by `job`."""
 
-    job = param.ClassSelector(class_=JobStore, constant=True)
     fit_id = param.Integer(default=None, allow_None=True, doc="The fit last queued")
-    message = param.String(default="", doc="Why the last fit was refused or not sent")
-    api_error = param.ClassSelector(class_=ApiError, default=None, allow_None=True)
-
-    def __init__(self, client: ApiClient, job: JobStore | None = None, **params) -> None:
-        super().__init__(job=job or JobStore(client), **params)
-        self.client = client
 
     def send(self, values: dict[str, Any]) -> None:
         """Queue a fit of the windows and horizons in `values` (see `fit_body`)."""
         self.param.update(message="", api_error=None)
         if not values["calibration_start"] or not values["calibration_end"]:
-            self.message = "Choose the calibration window's first and last day."
+            self.refuse("Choose the calibration window's first and last day.")
             return
         body = fit_body(values)
         self.job.sending()
@@ -246,7 +239,8 @@ class ClvFitStore(param.Parameterized):
             try:
                 fit = self.client.create_clv_fit(body)
             except ApiError as error:
-                pn.state.execute(lambda error=error: self._refused(error))
+                message = f"The fit was refused: {error.message}"
+                pn.state.execute(lambda error=error: self._refused(error, message))
                 return
             pn.state.execute(lambda: self._queued(fit))
 
@@ -256,10 +250,3 @@ class ClvFitStore(param.Parameterized):
         self.fit_id = fit["id"]
         job = {"id": fit["job_id"], "kind": JOB_KIND, "state": fit["state"]}
         self.job.follow(job, label=f"Fit #{fit['id']}")
-
-    def _refused(self, error: ApiError) -> None:
-        self.job.failed_to_send(error)
-        self.param.update(api_error=error, message=f"The fit was refused: {error.message}")
-
-    def dispose(self) -> None:
-        self.job.stop()

@@ -11,7 +11,7 @@ import param
 
 from spendlens_dashboard.api import ApiClient, ApiError
 from spendlens_dashboard.background import in_background
-from spendlens_dashboard.state.jobs import JobStore
+from spendlens_dashboard.state.jobs import JobStarter
 
 
 @dataclass(frozen=True)
@@ -27,23 +27,15 @@ class ImportRequest:
     encoding: str = "utf-8"
 
 
-class ImportStore(param.Parameterized):
+class ImportStore(JobStarter):
     """A dry run's answer in `report`; a real import's job in `job`; a refusal in `message`."""
 
-    job = param.ClassSelector(class_=JobStore, constant=True)
     busy = param.Boolean(default=False, doc="A request or an import job is on its way")
     report = param.Dict(default=None, allow_None=True, doc="The last dry run's answer")
-    message = param.String(default="", doc="Why the last request was refused or not sent")
-    api_error = param.ClassSelector(class_=ApiError, default=None, allow_None=True)
 
-    def __init__(self, client: ApiClient, job: JobStore | None = None, **params) -> None:
-        super().__init__(job=job or JobStore(client), **params)
-        self.client = client
+    def __init__(self, client: ApiClient, **params) -> None:
+        super().__init__(client, **params)
         self.job.param.watch(self._job_following, "following")
-
-    def refuse(self, message: str) -> None:
-        """The form's inputs cannot be sent (no file, a mapping that is not JSON, ...)."""
-        self.param.update(message=message, api_error=None)
 
     def preview(self, request: ImportRequest) -> None:
         """Dry run: the server's summary, preview and validation report, nothing written."""
@@ -70,7 +62,8 @@ class ImportStore(param.Parameterized):
             try:
                 answer = self.client.upload_import(filename, content, dry_run=dry_run, **fields)
             except ApiError as error:
-                pn.state.execute(lambda error=error: self._refused(error, dry_run))
+                message = f"The server refused the file: {error.message}"
+                pn.state.execute(lambda error=error: self._refused(error, message, dry_run))
                 return
             if dry_run:
                 pn.state.execute(lambda: self.param.update(report=answer, busy=False))
@@ -79,15 +72,11 @@ class ImportStore(param.Parameterized):
 
         in_background(work)
 
-    def _refused(self, error: ApiError, dry_run: bool) -> None:
-        if not dry_run:
-            self.job.failed_to_send(error)
-        self.param.update(
-            busy=False, api_error=error, message=f"The server refused the file: {error.message}"
-        )
+    def _refused(self, error: ApiError, message: str, dry_run: bool = False) -> None:
+        if dry_run:  # no job was on its way
+            self.param.update(busy=False, api_error=error, message=message)
+        else:
+            super()._refused(error, message)
 
     def _job_following(self, event: param.parameterized.Event) -> None:
         self.busy = event.new
-
-    def dispose(self) -> None:
-        self.job.stop()

@@ -141,6 +141,31 @@ class JobStore(param.Parameterized):
         )
 
 
+class JobStarter(param.Parameterized):
+    """What a form that queues a job writes through: why its request was refused or not sent
+    (`message`, `api_error`), and the job it queued, followed by `job`."""
+
+    job = param.ClassSelector(class_=JobStore, constant=True)
+    message = param.String(default="", doc="Why the last request was refused or not sent")
+    api_error = param.ClassSelector(class_=ApiError, default=None, allow_None=True)
+
+    def __init__(self, client: ApiClient, job: JobStore | None = None, **params) -> None:
+        super().__init__(job=job or JobStore(client), **params)
+        self.client = client
+
+    def refuse(self, message: str) -> None:
+        """The form's inputs cannot be sent (no file, no window, ...): nothing is asked."""
+        self.param.update(message=message, api_error=None)
+
+    def _refused(self, error: ApiError, message: str) -> None:
+        """The API refused the request that would have queued the job."""
+        self.job.failed_to_send(error)
+        self.param.update(api_error=error, message=message)
+
+    def dispose(self) -> None:
+        self.job.stop()
+
+
 class RecentJobsStore(Store):
     """GET /jobs: the organisation's latest jobs; `retry` queues one of them again."""
 
