@@ -170,9 +170,11 @@ class Workspace:
         if session.can_write:
             imports = ImportStore(session.client)
             self._watch_action(imports)
-            imports.job.param.watch(self._import_changed, ["job_id", "finished"])
             self.jobs.param.watch(lambda e: imports.follow(e.new) if e.new else None, "retried")
             self.importer = ImportPanel(imports)
+            # After the panel's own watchers, as before: the result is drawn, then the list
+            # of jobs is fetched again.
+            imports.job.param.watch(self._import_changed, ["job_id", "finished"])
         page = PAGES["data"](
             download_key=lambda: self.download_key,
             importer=self.importer,
