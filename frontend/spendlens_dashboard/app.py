@@ -7,13 +7,12 @@ own ApiClient, token and stores, and one analyst's token never reaches another's
 from __future__ import annotations
 
 import html
-import logging
 import threading
 import time
 
 import panel as pn
 
-from spendlens_dashboard.api import ApiClient, ApiError
+from spendlens_dashboard.api import ApiClient
 from spendlens_dashboard.charts import category_colors
 from spendlens_dashboard.components.filter_bar import FilterBar
 from spendlens_dashboard.components.header import UserHeader
@@ -21,8 +20,9 @@ from spendlens_dashboard.components.theme import ThemeSwitch, apply_chart_theme
 from spendlens_dashboard.config import DashboardSettings, get_settings
 from spendlens_dashboard.export import DOWNLOAD_KEYS
 from spendlens_dashboard.pages import NAVIGATION, PAGES
-from spendlens_dashboard.pages.data import ImportPanel, JobsPanel
-from spendlens_dashboard.pages.lifetime import FitForm
+from spendlens_dashboard.components.jobs_panel import JobsPanel
+from spendlens_dashboard.pages.clv import FitForm
+from spendlens_dashboard.pages.data import ImportPanel, imported_message
 from spendlens_dashboard.pages.transactions import TransactionEditor, noon_of
 from spendlens_dashboard.state import (
     CatalogStore,
@@ -33,18 +33,26 @@ from spendlens_dashboard.state import (
 )
 from spendlens_dashboard.state.analytics import CohortsStore, SegmentMovementStore, SegmentsStore
 from spendlens_dashboard.state.customers import CustomerDetailStore, CustomersStore
-from spendlens_dashboard.state.value import LifetimeStore
-
-logger = logging.getLogger("spendlens_dashboard")
+from spendlens_dashboard.state.clv import ClvFitStore, ClvStore
+from spendlens_dashboard.state.errors import ApiErrors
+from spendlens_dashboard.state.imports import ImportStore
+from spendlens_dashboard.state.jobs import RecentJobsStore
 
 pn.extension("tabulator", design="bootstrap", notifications=True, inline=False)
 
 PRODUCT_NAME = "Spendlens"
-UNFILTERED_PAGES = ("customers", "segments", "cohorts", "lifetime", "data")
+UNFILTERED_PAGES = ("customers", "segments", "cohorts", "clv", "data")
 APP_CSS = """
 .login-card { border: 1px solid var(--panel-border-color, #ddd); border-radius: 10px;
               padding: 10px 20px 20px; }
 """
+
+
+def finished_notice(label: str, state: str) -> tuple[str, str]:
+    """The toast at the end of a job a form started: ('success', 'Fit #3 finished.')."""
+    if state == "succeeded":
+        return "success", f"{label} finished."
+    return "error", f"{label} {state}."
 
 
 class Workspace:
@@ -58,7 +66,7 @@ class Workspace:
         self.overview = OverviewStore(client, filters)
         self.transactions = TransactionsStore(client, filters)
         for store in (self.catalog, self.overview, self.transactions):
-            store.param.watch(app._store_failed, "error")
+            app.errors.watch(store)
 
         # The first overview is fetched before its page is built, so the browser lays the page
         # out once, with its data; the catalog (colours, pickers) is fetched alongside.
@@ -81,10 +89,11 @@ class Workspace:
         self.customers: CustomersStore | None = None
         self.customer_detail: CustomerDetailStore | None = None
         self.importer: ImportPanel | None = None
-        self.lifetime: LifetimeStore | None = None
+        self.clv: ClvStore | None = None
         # Stores of the analytics pages opened so far, fetched again after a write.
         self.analytics: list = []
         self.fit_form: FitForm | None = None
+        self.jobs: RecentJobsStore | None = None
 
     def page(self, slug: str) -> pn.viewable.Viewer:
         """The page called `slug`, built the first time it is shown."""
@@ -94,7 +103,7 @@ class Workspace:
                 "customers": self._customers_page,
                 "segments": self._segments_page,
                 "cohorts": self._cohorts_page,
-                "lifetime": self._lifetime_page,
+                "clv": self._clv_page,
                 "data": self._data_page,
             }
             self.pages[slug] = builders[slug]()
@@ -107,7 +116,7 @@ class Workspace:
         self.customers = CustomersStore(session.client, currency=session.currency)
         self.customer_detail = CustomerDetailStore(session.client)
         for store in (self.customers, self.customer_detail):
-            store.param.watch(app._store_failed, "error")
+            app.errors.watch(store)
         page = PAGES["customers"](self.customers, self.customer_detail, currency=session.currency)
         self.customers.load()
         return page
@@ -116,7 +125,7 @@ class Workspace:
         app, session = self.app, self.app.session
         segments, movement = SegmentsStore(session.client), SegmentMovementStore(session.client)
         for store in (segments, movement):
-            store.param.watch(app._store_failed, "error")
+            app.errors.watch(store)
         page = PAGES["segments"](segments, movement, currency=session.currency)
         self.analytics += [segments, movement]
         segments.load()
@@ -126,51 +135,70 @@ class Workspace:
         app, session = self.app, self.app.session
         # The dashboard's pinned today (demo, tests) is the last day the cohorts observe.
         cohorts = CohortsStore(session.client, as_of=app.filters.today)
-        cohorts.param.watch(app._store_failed, "error")
+        app.errors.watch(cohorts)
         page = PAGES["cohorts"](cohorts, currency=session.currency)
         self.analytics.append(cohorts)
         cohorts.load()
         return page
 
-    def _lifetime_page(self) -> pn.viewable.Viewer:
+    def _clv_page(self) -> pn.viewable.Viewer:
         app, session = self.app, self.app.session
-        self.lifetime = LifetimeStore(
+        self.clv = ClvStore(
             session.client, currency=session.currency, with_data_range=session.can_write
         )
-        self.lifetime.param.watch(app._store_failed, "error")
+        app.errors.watch(self.clv)
         if session.can_write:
-            self.fit_form = FitForm(
-                session.client,
-                on_finished=self.lifetime.load,
-                on_unauthorized=session.expire,
-                notify=app.notify,
-            )
-        page = PAGES["lifetime"](self.lifetime, currency=session.currency, form=self.fit_form)
-        self.lifetime.load()
+            fits = ClvFitStore(session.client)
+            self._watch_action(fits)
+            fits.job.param.watch(self._fit_finished, "finished")
+            self.fit_form = FitForm(fits)
+        page = PAGES["clv"](self.clv, currency=session.currency, form=self.fit_form)
+        self.clv.load()
         return page
+
+    def _fit_finished(self, event) -> None:
+        job = self.fit_form.store.job
+        if not event.new:
+            return
+        self.app.notify(*finished_notice(job.label, job.state))
+        self.clv.load()
 
     def _data_page(self) -> pn.viewable.Viewer:
         app, session = self.app, self.app.session
-        jobs = JobsPanel(
-            session.client, can_retry=session.can_write, on_unauthorized=session.expire
-        )
+        self.jobs = RecentJobsStore(session.client)
+        app.errors.watch(self.jobs, what=None)  # the jobs panel says why itself
+        app.errors.watch(self.jobs, what=None, name="retry_error")
         if session.can_write:
-            self.importer = ImportPanel(
-                session.client,
-                on_imported=app._data_written,
-                on_unauthorized=session.expire,
-                notify=app.notify,
-                on_job_changed=jobs.load,
-            )
-            jobs.on_retried = self.importer.follow
+            imports = ImportStore(session.client)
+            self._watch_action(imports)
+            self.jobs.param.watch(lambda e: imports.follow(e.new) if e.new else None, "retried")
+            self.importer = ImportPanel(imports)
+            # After the panel's own watchers, as before: the result is drawn, then the list
+            # of jobs is fetched again.
+            imports.job.param.watch(self._import_changed, ["job_id", "finished"])
         page = PAGES["data"](
             download_key=lambda: self.download_key,
             importer=self.importer,
             can_export_organization=session.can_write,
-            jobs=jobs,
+            jobs=JobsPanel(self.jobs, can_retry=session.can_write),
         )
-        jobs.load()
+        self.jobs.load()
         return page
+
+    def _import_changed(self, *events) -> None:
+        job = self.importer.store.job
+        self.jobs.load()  # the new (or retried) job, then its end, in the recent jobs
+        if not any(e.name == "finished" and e.new for e in events):
+            return
+        if job.state == "succeeded":
+            self.app._data_written(imported_message(job.result))
+        else:
+            self.app.notify(*finished_notice(job.label, job.state))
+
+    def _watch_action(self, store) -> None:
+        """A form's store and its job: a 401 ends the session; the form says other refusals."""
+        self.app.errors.watch(store, what=None, name="api_error")
+        self.app.errors.watch(store.job, what=None, name="api_error")
 
     def _transactions_page(self) -> pn.viewable.Viewer:
         app, session = self.app, self.app.session
@@ -181,7 +209,7 @@ class Workspace:
                 self.catalog,
                 default_day=lambda: noon_of(app.filters.reference_day()),
                 on_change=app._data_written,
-                on_unauthorized=session.expire,
+                on_unauthorized=app.errors.unauthorized,
             )
         page = PAGES["transactions"](
             self.transactions, download_key=lambda: self.download_key, editor=editor
@@ -226,6 +254,7 @@ class App(pn.viewable.Viewer):
             self.settings.api_url, timeout=self.settings.api_timeout_seconds
         )
         self.session = Session(client)
+        self.errors = ApiErrors(self.session, self.notify)
         self.filters = Filters(today=self.settings.dashboard_today)
         self.workspace: Workspace | None = None
         self.shown: pn.viewable.Viewer | None = None  # the page in the main area
@@ -312,16 +341,6 @@ class App(pn.viewable.Viewer):
         notifications = pn.state.notifications
         if notifications is not None:
             getattr(notifications, kind)(html.escape(message), duration=6000)  # toasts are HTML
-
-    def _store_failed(self, event) -> None:
-        error: ApiError | None = event.new
-        if error is None:
-            return
-        if error.status == 401:
-            self.session.expire()
-            return
-        logger.warning("API call failed: %s", error)
-        self.notify("error", f"Could not load data: {error.message}")
 
     def _theme_changed(self, dark: bool) -> None:
         if self.workspace is not None:

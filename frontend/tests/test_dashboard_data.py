@@ -241,7 +241,11 @@ def test_the_encoding_picker_reads_a_windows_1252_file(
 
 
 def test_mapping_helpers():
-    from spendlens_dashboard.pages.data import build_mapping, guess_column, header_columns
+    from spendlens_dashboard.components.import_form import (
+        build_mapping,
+        guess_column,
+        header_columns,
+    )
 
     assert header_columns(b"Client;Day;Total\r\n1;2;3\n") == (["Client", "Day", "Total"], ";")
     assert header_columns(None) == ([], ",")
@@ -276,7 +280,7 @@ def _export_link():
 
 
 def test_jobs_frame():
-    from spendlens_dashboard.pages.data import jobs_frame
+    from spendlens_dashboard.components.jobs_panel import jobs_frame
 
     frame = jobs_frame(
         [
@@ -308,7 +312,11 @@ def test_jobs_frame():
 
 
 def test_report_and_preview_frames():
-    from spendlens_dashboard.pages.data import preview_frame, report_frame, summary_html
+    from spendlens_dashboard.components.import_report import (
+        preview_frame,
+        report_frame,
+        summary_html,
+    )
 
     report = report_frame([{"row": 3, "column": "amount", "value": "x", "reason": "not a number"}])
     assert report.to_dict("records") == [

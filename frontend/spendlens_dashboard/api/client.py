@@ -286,10 +286,18 @@ class ApiClient:
         params: QueryParams | None = None,
         json: Any = None,
         data: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> httpx.Response:
+        """Send one request; a refusal or no answer at all raises ApiError (the one place)."""
         try:
             response = self._http.request(
-                method, path, params=_clean(params), json=json, data=data, headers=self._headers()
+                method,
+                path,
+                params=_clean(params),
+                json=json,
+                data=data,
+                files=files,
+                headers=self._headers(),
             )
         except httpx.TimeoutException:
             raise ApiUnreachable(self.base_url, "timed out") from None
@@ -459,20 +467,8 @@ class ApiClient:
         }
         if mapping:
             data["mapping"] = mapping
-        try:
-            response = self._http.post(
-                "/imports",
-                data=data,
-                files={"file": (filename or "upload", content)},
-                headers=self._headers(),
-            )
-        except httpx.TimeoutException:
-            raise ApiUnreachable(self.base_url, "timed out") from None
-        except httpx.TransportError as exc:
-            raise ApiUnreachable(self.base_url, type(exc).__name__) from None
-        if response.status_code >= 400:
-            raise ApiError.from_response(response)
-        return response.json()
+        files = {"file": (filename or "upload", content)}
+        return self._request("POST", "/imports", data=data, files=files).json()
 
     def get_job(self, job_id: int) -> dict:
         return self._get(f"/jobs/{job_id}")

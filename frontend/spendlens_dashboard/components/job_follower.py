@@ -39,7 +39,7 @@ class JobFollower:
     def follow(self, job_id: int) -> None:
         self.job_id = job_id
         self.stop()
-        self._poller = pn.state.add_periodic_callback(self._poll, period=self.period_ms)
+        self._poller = pn.state.add_periodic_callback(self.poll, period=self.period_ms)
 
     def stop(self) -> None:
         if self._poller is not None:
@@ -50,7 +50,8 @@ class JobFollower:
         self.stop()
         self.job_id = None
 
-    def _poll(self) -> None:
+    def poll(self) -> None:
+        """Ask about the job now, unless a question is already on its way."""
         job_id = self.job_id
         if job_id is None:
             self.stop()

@@ -3,7 +3,7 @@
 from spendlens_dashboard.pages.cohorts import CohortsPage
 from spendlens_dashboard.pages.customers import CustomersPage
 from spendlens_dashboard.pages.data import DataPage
-from spendlens_dashboard.pages.lifetime import LifetimePage
+from spendlens_dashboard.pages.clv import ClvPage
 from spendlens_dashboard.pages.login import LoginPage
 from spendlens_dashboard.pages.overview import OverviewPage
 from spendlens_dashboard.pages.segments import SegmentsPage
@@ -16,7 +16,7 @@ PAGES = {
     "customers": CustomersPage,
     "segments": SegmentsPage,
     "cohorts": CohortsPage,
-    "lifetime": LifetimePage,
+    "clv": ClvPage,
     "data": DataPage,
 }
 # The pages a logged-in user navigates between, in menu order.
@@ -26,7 +26,7 @@ NAVIGATION = (
     "customers",
     "segments",
     "cohorts",
-    "lifetime",
+    "clv",
     "data",
 )
 
@@ -36,7 +36,7 @@ __all__ = [
     "CohortsPage",
     "CustomersPage",
     "DataPage",
-    "LifetimePage",
+    "ClvPage",
     "LoginPage",
     "OverviewPage",
     "SegmentsPage",

@@ -14,7 +14,7 @@ from spendlens_dashboard import charts
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.components.table import ApiPagedTabulator
 from spendlens_dashboard.formatting import format_count, format_money, safe_text
-from spendlens_dashboard.state.value import format_fixed, format_percent
+from spendlens_dashboard.state.clv import format_fixed, format_percent
 from spendlens_dashboard.state.analytics import SEGMENT_LABELS
 from spendlens_dashboard.state.customers import (
     LIFECYCLE_STAGES,

@@ -5,6 +5,7 @@ from spendlens_dashboard.state.session import Session
 from spendlens_dashboard.state.stores import (
     CatalogStore,
     OverviewStore,
+    PagedStore,
     Store,
     TransactionsStore,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "CatalogStore",
     "Filters",
     "OverviewStore",
+    "PagedStore",
     "Session",
     "Store",
     "TransactionsStore",

@@ -12,7 +12,7 @@ import param
 
 from spendlens_dashboard.formatting import format_count, format_money
 from spendlens_dashboard.state.analytics import fallback_label
-from spendlens_dashboard.state.stores import Store
+from spendlens_dashboard.state.stores import PagedStore, Store
 
 CUSTOMER_SORTS = [
     "name",
@@ -71,7 +71,7 @@ def parse_countries(text: str) -> list[str]:
     return [c.upper() for c in text.replace(",", " ").split() if c.strip()]
 
 
-class CustomersStore(Store):
+class CustomersStore(PagedStore):
     """One page of the organisation's customers."""
 
     q = param.String(default="")
@@ -81,16 +81,9 @@ class CustomersStore(Store):
     lifecycle_stage = param.String(default="")
     segments = param.List(default=[], item_type=str, doc="RFM segments (latest stored snapshot)")
     sort = param.Selector(objects=CUSTOMER_SORTS, default="name")
-    page = param.Integer(default=1, bounds=(1, None))
-    page_size = param.Integer(default=20, bounds=(1, 100))
     currency = param.String(default="USD")
 
     items = param.DataFrame(default=None, allow_None=True)
-    total = param.Integer(default=0)
-
-    @property
-    def page_count(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
     def query_params(self) -> dict:
         params: dict[str, Any] = {}
@@ -119,21 +112,11 @@ class CustomersStore(Store):
         watch=True,
     )
     def _query_changed(self) -> None:
-        if self.page != 1:
-            self.page = 1  # the page watcher loads
-        else:
-            self.load()
-
-    @param.depends("page", watch=True)
-    def _page_changed(self) -> None:
-        self.load()
+        self.first_page()
 
     def _fetch(self) -> dict[str, Any]:
         answer = self.client.list_customers(
-            self.query_params(),
-            sort=self.sort,
-            skip=(self.page - 1) * self.page_size,
-            limit=self.page_size,
+            self.query_params(), sort=self.sort, **self.page_params()
         )
         return {"items": customers_frame(answer["items"], self.currency), "total": answer["total"]}
 

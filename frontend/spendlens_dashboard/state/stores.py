@@ -109,7 +109,8 @@ class Store(param.Parameterized):
         super().__init__(**params)
         self.client = client
         self._generation = 0
-        self._lock = threading.Lock()
+        # Reentrant: a watcher of an answer may start the next load on this same thread.
+        self._lock = threading.RLock()
         self.param.watch(lambda _: self.load(), "refresh")
 
     def _begin(self) -> int:
@@ -123,13 +124,15 @@ class Store(param.Parameterized):
         return generation == self._generation
 
     def _finish(self, generation: int, values: dict[str, Any], error: ApiError | None) -> None:
-        """Apply an answer unless a newer load started meanwhile (its answer wins)."""
-        if not self._current(generation):
-            return
-        if error is not None:
-            self.param.update(loading=False, error=error)
-            return
-        self.param.update(**values, loading=False, loaded=self.loaded + 1)
+        """Apply an answer unless a newer load started meanwhile (its answer wins). Checked and
+        applied under the lock, so an older answer never lands after a newer load began."""
+        with self._lock:
+            if not self._current(generation):
+                return
+            if error is not None:
+                self.param.update(loading=False, error=error)
+                return
+            self.param.update(**values, loading=False, loaded=self.loaded + 1)
 
     def load(self) -> None:
         """Fetch from the API: on a worker thread when serving a browser, at once otherwise."""
@@ -153,6 +156,34 @@ class Store(param.Parameterized):
     def _fetch(self) -> dict[str, Any]:
         """Call the API and return the new parameter values."""
         raise NotImplementedError
+
+
+class PagedStore(Store):
+    """One page of a list the API pages with skip/limit ({items, total, skip, limit}): a new
+    page number loads it; a new query goes back to the first page."""
+
+    page = param.Integer(default=1, bounds=(1, None))
+    page_size = param.Integer(default=20, bounds=(1, 100))
+    total = param.Integer(default=0, doc="Items in the whole list, every page")
+
+    @property
+    def page_count(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    def page_params(self) -> dict[str, int]:
+        """The skip and limit of the current page."""
+        return {"skip": (self.page - 1) * self.page_size, "limit": self.page_size}
+
+    def first_page(self) -> None:
+        """Load the first page of a changed query (once: the page watcher loads it)."""
+        if self.page != 1:
+            self.page = 1
+        else:
+            self.load()
+
+    @param.depends("page", watch=True)
+    def _page_changed(self) -> None:
+        self.load()
 
 
 class CatalogStore(Store):
@@ -243,20 +274,13 @@ class OverviewStore(FilteredStore):
         }
 
 
-class TransactionsStore(FilteredStore):
+class TransactionsStore(PagedStore, FilteredStore):
     """One page of the filtered transactions, sorted and searched by the API."""
 
     q = param.String(default="", doc="Free-text search (description, category, merchant)")
     sort = param.Selector(objects=["-date", "date", "-amount", "amount"], default="-date")
-    page = param.Integer(default=1, bounds=(1, None))
-    page_size = param.Integer(default=20, bounds=(1, 100))
 
     items = param.DataFrame(default=None, allow_None=True)
-    total = param.Integer(default=0)
-
-    @property
-    def page_count(self) -> int:
-        return max(1, -(-self.total // self.page_size))
 
     def query_params(self) -> dict:
         """The filters plus the search: what the table and its CSV export both ask for."""
@@ -266,24 +290,14 @@ class TransactionsStore(FilteredStore):
         return params
 
     def _filters_changed(self, *events) -> None:
-        if self.page != 1:
-            self.page = 1  # the page watcher loads
-        else:
-            self.load()
+        self.first_page()
 
     @param.depends("q", "sort", "page_size", watch=True)
     def _query_changed(self) -> None:
-        self._filters_changed()
-
-    @param.depends("page", watch=True)
-    def _page_changed(self) -> None:
-        self.load()
+        self.first_page()
 
     def _fetch(self) -> dict[str, Any]:
         page = self.client.list_transactions(
-            self.query_params(),
-            sort=self.sort,
-            skip=(self.page - 1) * self.page_size,
-            limit=self.page_size,
+            self.query_params(), sort=self.sort, **self.page_params()
         )
         return {"items": transactions_frame(page), "total": page["total"]}

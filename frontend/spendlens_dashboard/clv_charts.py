@@ -1,4 +1,4 @@
-"""Charts of customer lifetime value: a DataFrame in (from state.value), a HoloViews element
+"""Charts of customer lifetime value: a DataFrame in (from state.clv), a HoloViews element
 (Bokeh backend) out, nothing else; as in charts.py, money in tooltips carries the organisation's
 currency and an empty DataFrame gives an empty chart, never an error."""
 

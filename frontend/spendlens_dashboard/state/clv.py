@@ -1,5 +1,6 @@
 """Customer lifetime value: the organisation's latest CLV fit, its aggregates (CLV distribution,
-P(alive) by recency × frequency), its top customers, and what a new fit's form starts from.
+P(alive) by recency × frequency), its top customers, what a new fit's form starts from, and the
+new fit itself (POST /clv/fits, its job followed by a JobStore).
 
 Neither follows the shared date filters: a fit has its own calibration and holdout windows.
 """
@@ -10,14 +11,18 @@ from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
+import panel as pn
 import param
 
+from spendlens_dashboard.api import ApiError
+from spendlens_dashboard.background import in_background
 from spendlens_dashboard.formatting import format_count, format_money
+from spendlens_dashboard.state.jobs import FINISHED, JobStarter
 from spendlens_dashboard.state.stores import API_CALLS, Store
 
 TOP_CUSTOMERS = 20
 HOLDOUT_DAYS = 90
-FINISHED = ("succeeded", "failed", "cancelled")
+JOB_KIND = "clv_fit"
 TOP_COLUMNS = [
     "rank",
     "customer_id",
@@ -157,7 +162,7 @@ def _day(timestamp: str | None) -> date | None:
 # -- the store ------------------------------------------------------------------------------------
 
 
-class LifetimeStore(Store):
+class ClvStore(Store):
     """GET /clv/fits (the newest 20), and for the latest that succeeded its summary and top
     customers; with `with_data_range`, the days of the first and the latest transaction too
     (what the fit form's defaults come from)."""
@@ -214,3 +219,34 @@ class LifetimeStore(Store):
             values["last_day"] = _day(latest[0]["occurred_at"]) if latest else None
             values["first_day"] = _day(first[0]["occurred_at"]) if first else None
         return values
+
+
+class ClvFitStore(JobStarter):
+    """POST /clv/fits from the form's values; the fit's job is followed by `job`."""
+
+    fit_id = param.Integer(default=None, allow_None=True, doc="The fit last queued")
+
+    def send(self, values: dict[str, Any]) -> None:
+        """Queue a fit of the windows and horizons in `values` (see `fit_body`)."""
+        self.param.update(message="", api_error=None)
+        if not values["calibration_start"] or not values["calibration_end"]:
+            self.refuse("Choose the calibration window's first and last day.")
+            return
+        body = fit_body(values)
+        self.job.sending()
+
+        def work() -> None:
+            try:
+                fit = self.client.create_clv_fit(body)
+            except ApiError as error:
+                message = f"The fit was refused: {error.message}"
+                pn.state.execute(lambda error=error: self._refused(error, message))
+                return
+            pn.state.execute(lambda: self._queued(fit))
+
+        in_background(work)
+
+    def _queued(self, fit: dict[str, Any]) -> None:
+        self.fit_id = fit["id"]
+        job = {"id": fit["job_id"], "kind": JOB_KIND, "state": fit["state"]}
+        self.job.follow(job, label=f"Fit #{fit['id']}")

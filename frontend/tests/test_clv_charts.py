@@ -10,8 +10,8 @@ import holoviews as hv
 import pandas as pd
 import pytest
 
-from spendlens_dashboard import value_charts
-from spendlens_dashboard.state.value import (
+from spendlens_dashboard import clv_charts
+from spendlens_dashboard.state.clv import (
     default_windows,
     distribution_frame,
     evaluation_frame,
@@ -68,7 +68,7 @@ def tooltips(element) -> dict[str, str]:
 
 class TestClvDistribution:
     def test_bins_in_order_with_short_labels_and_an_open_last_bin(self):
-        bars = value_charts.clv_distribution(distribution_frame(SUMMARY), currency="EUR")
+        bars = clv_charts.clv_distribution(distribution_frame(SUMMARY), currency="EUR")
         assert isinstance(bars, hv.Bars)
         data = bars.dframe()
         assert list(data["bin"]) == ["€0–€2k", "€2k–€4k", "€4k–€6k", "≥ €6k"]
@@ -78,7 +78,7 @@ class TestClvDistribution:
         assert list(plot.x_range.factors) == list(data["bin"])
 
     def test_tooltips_show_money_in_the_currency_and_shares(self):
-        data = value_charts.clv_distribution(distribution_frame(SUMMARY), currency="EUR").dframe()
+        data = clv_charts.clv_distribution(distribution_frame(SUMMARY), currency="EUR").dframe()
         assert list(data["range_label"]) == [
             "€0.00 to €2,000.00",
             "€2,000.00 to €4,000.00",
@@ -88,7 +88,7 @@ class TestClvDistribution:
         assert list(data["total_label"])[-1] == "€1,234,567.89"
         assert list(data["share_label"]) == ["60.0%", "30.0%", "0.0%", "10.0%"]
         assert list(data["count_label"]) == ["600", "300", "0", "100"]
-        tips = tooltips(value_charts.clv_distribution(distribution_frame(SUMMARY)))
+        tips = tooltips(clv_charts.clv_distribution(distribution_frame(SUMMARY)))
         assert tips["Their total CLV"] == "@total_label"
         assert tips["Lifetime value"] == "@range_label"
 
@@ -96,18 +96,18 @@ class TestClvDistribution:
         frame = pd.DataFrame(
             {"low": [0.0, 2.5], "high": [2.5, 5.0], "customers": [1, 2], "clv_total": [1, 8]}
         )
-        labels = value_charts.clv_distribution(frame, currency="GBP").dframe()["bin"]
+        labels = clv_charts.clv_distribution(frame, currency="GBP").dframe()["bin"]
         assert list(labels) == ["£0–£2.5", "£2.5–£5"]
 
     def test_an_unknown_currency_is_named(self):
-        data = value_charts.clv_distribution(distribution_frame(SUMMARY), currency="CHF").dframe()
+        data = clv_charts.clv_distribution(distribution_frame(SUMMARY), currency="CHF").dframe()
         assert data["bin"].iloc[1] == "CHF 2k–CHF 4k"
         assert data["total_label"].iloc[0] == "CHF 450,000.50"
 
 
 class TestPAliveHeatmap:
     def test_empty_cells_stay_blank_and_values_are_percent(self):
-        heatmap = value_charts.p_alive_heatmap(p_alive_frame(SUMMARY))
+        heatmap = clv_charts.p_alive_heatmap(p_alive_frame(SUMMARY))
         assert isinstance(heatmap, hv.HeatMap)
         data = heatmap.dframe()
         assert len(data) == 7  # 9 cells, 2 without customers
@@ -116,7 +116,7 @@ class TestPAliveHeatmap:
         assert cell["count_label"] == "2"
 
     def test_buckets_keep_their_order_most_recent_at_the_top(self):
-        plot = hv.render(value_charts.p_alive_heatmap(p_alive_frame(SUMMARY)))
+        plot = hv.render(clv_charts.p_alive_heatmap(p_alive_frame(SUMMARY)))
         # Text order would put '10–19' before '2'.
         assert list(plot.x_range.factors) == ["0", "2", "10–19"]
         # Bokeh lists the y factors bottom up.
@@ -124,18 +124,18 @@ class TestPAliveHeatmap:
 
     def test_colours_span_zero_to_one_whatever_the_data(self):
         options = hv.Store.lookup_options(
-            "bokeh", value_charts.p_alive_heatmap(p_alive_frame(SUMMARY)), "style"
+            "bokeh", clv_charts.p_alive_heatmap(p_alive_frame(SUMMARY)), "style"
         ).kwargs
         plot_options = hv.Store.lookup_options(
-            "bokeh", value_charts.p_alive_heatmap(p_alive_frame(SUMMARY)), "plot"
+            "bokeh", clv_charts.p_alive_heatmap(p_alive_frame(SUMMARY)), "plot"
         ).kwargs
-        assert options["cmap"] == value_charts.HEATMAP_CMAP
+        assert options["cmap"] == clv_charts.HEATMAP_CMAP
         assert plot_options["clim"] == (0, 1)
 
 
 class TestHoldoutComparison:
     def test_predicted_next_to_actual_per_group(self):
-        bars = value_charts.holdout_comparison(evaluation_frame(FIT))
+        bars = clv_charts.holdout_comparison(evaluation_frame(FIT))
         assert isinstance(bars, hv.Bars)
         data = bars.dframe()
         # The group without customers (no means) has no bars.
@@ -144,8 +144,8 @@ class TestHoldoutComparison:
         assert pairs[("7+", "Predicted")] == 22.96 and pairs[("7+", "Actual")] == 19.5
         colours = dict(zip(data["series"], data["color"]))
         assert colours == {
-            "Predicted": value_charts.PREDICTED_COLOR,
-            "Actual": value_charts.ACTUAL_COLOR,
+            "Predicted": clv_charts.PREDICTED_COLOR,
+            "Actual": clv_charts.ACTUAL_COLOR,
         }
         assert list(data["count_label"])[-1] == "1,442"
         assert list(data["value_label"])[:2] == ["0.75", "0.50"]
@@ -159,9 +159,9 @@ class TestHoldoutComparison:
 @pytest.mark.parametrize(
     "chart",
     [
-        lambda frame: value_charts.clv_distribution(frame, currency="USD"),
-        value_charts.p_alive_heatmap,
-        value_charts.holdout_comparison,
+        lambda frame: clv_charts.clv_distribution(frame, currency="USD"),
+        clv_charts.p_alive_heatmap,
+        clv_charts.holdout_comparison,
     ],
 )
 def test_empty_frames_give_empty_charts(chart):

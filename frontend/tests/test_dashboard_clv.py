@@ -25,7 +25,7 @@ from playwright.sync_api import Page, expect
 from spendlens_dashboard.api import ApiClient
 from spendlens_dashboard.formatting import format_count, format_money
 from spendlens_dashboard.pages.customers import scores_html
-from spendlens_dashboard.state.value import (
+from spendlens_dashboard.state.clv import (
     format_fixed,
     format_number,
     format_percent,
@@ -40,7 +40,7 @@ DEMO_WINDOWS = {
 }
 
 
-def open_lifetime(tab: Page) -> None:
+def open_clv(tab: Page) -> None:
     tab.get_by_role("button", name="Lifetime value", exact=True).click()
     expect(tab.locator(".clv-results, .clv-empty").locator("visible=true").first).to_be_visible()
 
@@ -68,7 +68,7 @@ def test_an_analyst_fits_a_model_and_sees_the_apis_figures(
     page: BrowserPage, analyst_client: ApiClient, job_worker
 ):
     tab = log_in(page, ANALYST)
-    open_lifetime(tab)
+    open_clv(tab)
     form = tab.locator(".clv-fit-form")
     expect(form).to_be_visible()
 
@@ -90,7 +90,9 @@ def test_an_analyst_fits_a_model_and_sees_the_apis_figures(
 
     before = {f["id"] for f in analyst_client.list_clv_fits(limit=100)["items"]}
     tab.get_by_role("button", name="Fit model").click()
-    expect(tab.locator("[data-fit-state=succeeded]")).to_be_visible(timeout=FIT_TIMEOUT_MS)
+    expect(tab.locator(".clv-fit-form [data-job-state=succeeded]")).to_be_visible(
+        timeout=FIT_TIMEOUT_MS
+    )
     newest = analyst_client.list_clv_fits(limit=1)["items"][0]
     assert newest["id"] not in before
     assert {k: newest[k] for k in expected_windows} == expected_windows
@@ -149,7 +151,7 @@ def test_an_analyst_fits_a_model_and_sees_the_apis_figures(
 
 def test_a_viewer_sees_the_page_without_the_form(page: BrowserPage, api_url: str):
     tab = log_in(page, VIEWER)
-    open_lifetime(tab)
+    open_clv(tab)
     expect(tab.locator(".clv-fit-form")).to_have_count(0)
     expect(tab.get_by_role("button", name="Fit model")).to_have_count(0)
     with ApiClient(api_url) as viewer:
@@ -167,11 +169,13 @@ def test_without_data_the_page_is_empty_and_a_fit_fails_with_its_reason(
     page: BrowserPage, fresh_org: tuple[str, str], job_worker
 ):
     tab = log_in(page, *fresh_org)
-    open_lifetime(tab)
+    open_clv(tab)
     expect(tab.locator(".clv-empty")).to_contain_text("No model fitted yet. Fit one with the form")
     expect(tab.locator(".clv-results")).to_be_hidden()
     tab.get_by_role("button", name="Fit model").click()
-    expect(tab.locator("[data-fit-state=failed]")).to_be_visible(timeout=FIT_TIMEOUT_MS)
+    expect(tab.locator(".clv-fit-form [data-job-state=failed]")).to_be_visible(
+        timeout=FIT_TIMEOUT_MS
+    )
     expect(tab.locator(".clv-failed")).to_contain_text("failed: Too few customers to fit: 0 ")
     expect(tab.locator(".clv-fit-form")).to_contain_text("Too few customers to fit")
     expect(tab.locator(".clv-empty")).to_be_visible()

@@ -8,25 +8,22 @@ Viewers see the results only.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import panel as pn
+import param
 
-from spendlens_dashboard import value_charts
-from spendlens_dashboard.api import ApiClient, ApiError
-from spendlens_dashboard.background import in_background
+from spendlens_dashboard import clv_charts
 from spendlens_dashboard.components.frame_table import FrameTabulator
-from spendlens_dashboard.components.job_follower import JobFollower
+from spendlens_dashboard.components.job_progress import JobProgress
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.formatting import format_count, format_money
-from spendlens_dashboard.state.value import (
-    FINISHED,
-    LifetimeStore,
+from spendlens_dashboard.state.clv import (
+    ClvFitStore,
+    ClvStore,
     default_windows,
     distribution_frame,
     evaluation_frame,
-    fit_body,
     format_fixed,
     format_number,
     format_percent,
@@ -170,24 +167,12 @@ def distribution_note(summary: dict | None, fit: dict, currency: str) -> str:
 
 
 class FitForm(pn.viewable.Viewer):
-    """Calibration and holdout windows and horizons; POST /clv/fits, then the job's progress
-    until it finishes (then `on_finished`)."""
+    """Calibration and holdout windows and horizons; "Fit model" hands them to the fit store,
+    whose job the progress view follows."""
 
-    def __init__(
-        self,
-        client: ApiClient,
-        on_finished: Callable[[], None] = lambda: None,
-        on_unauthorized: Callable[[], None] = lambda: None,
-        notify: Callable[[str, str], None] = lambda kind, message: None,
-        **params,
-    ) -> None:
+    def __init__(self, store: ClvFitStore, **params) -> None:
         super().__init__(**params)
-        self.client = client
-        self.on_finished = on_finished
-        self.on_unauthorized = on_unauthorized
-        self.notify = notify
-        self.fit_id: int | None = None
-        self.follower = JobFollower(client, on_job=self._show_job, on_error=self._refused)
+        self.store = store
         self.defaults_set = False
         self.calibration_start = pn.widgets.DatePicker(
             label="Calibration from", width=160, css_classes=["clv-calibration-start"]
@@ -210,14 +195,13 @@ class FitForm(pn.viewable.Viewer):
         self.submit = pn.widgets.Button(
             label="Fit model", color="primary", width=140, css_classes=["clv-fit-button"]
         )
-        self.submit.on_click(lambda _: self.send())
+        self.submit.on_click(lambda _: store.send(self.values()))
         self.status = pn.pane.Alert(
             "", alert_type="danger", visible=False, sizing_mode="stretch_width"
         )
-        self.progress = pn.indicators.Progress(
-            value=0, max=100, sizing_mode="stretch_width", visible=False, bar_color="primary"
-        )
-        self.progress_text = pn.pane.HTML("", css_classes=["clv-fit-progress"], visible=False)
+        self.progress = JobProgress(store.job, css_class="clv-fit-progress", unit="steps")
+        store.param.watch(self._refused, "message")
+        store.job.param.watch(self._following, "following")
         self._layout = pn.Card(
             pn.pane.Markdown(
                 "The models learn from the customers acquired in the calibration window (their "
@@ -236,7 +220,6 @@ class FitForm(pn.viewable.Viewer):
             self.submit,
             self.status,
             self.progress,
-            self.progress_text,
             title="Fit a model",
             collapsed=False,
             sizing_mode="stretch_width",
@@ -267,95 +250,24 @@ class FitForm(pn.viewable.Viewer):
             "monthly_discount_rate": self.discount.value or 0.0,
         }
 
-    def _fail(self, message: str) -> None:
-        self.status.param.update(object=html.escape(message), visible=True)
+    def _refused(self, event: param.parameterized.Event) -> None:
+        self.status.param.update(object=html.escape(event.new), visible=bool(event.new))
 
-    def send(self) -> None:
-        self.status.visible = False
-        values = self.values()
-        if not values["calibration_start"] or not values["calibration_end"]:
-            self._fail("Choose the calibration window's first and last day.")
-            return
-        body = fit_body(values)
-        self.submit.disabled = True
-        self.progress.param.update(value=-1, bar_color="primary", visible=True)
-        self.progress_text.param.update(object="Sending…", visible=True)
-
-        def work() -> None:
-            try:
-                fit = self.client.create_clv_fit(body)
-            except ApiError as error:
-                pn.state.execute(lambda error=error: self._refused(error))
-                return
-            pn.state.execute(lambda: self._started(fit))
-
-        in_background(work)
-
-    def _refused(self, error: ApiError) -> None:
-        self.submit.disabled = False
-        self.progress.visible = False
-        self.progress_text.visible = False
-        if error.status == 401:
-            self.on_unauthorized()
-            return
-        self._fail(f"The fit was refused: {error.message}")
-
-    def _started(self, fit: dict) -> None:
-        self.fit_id = fit["id"]
-        self.follower.follow(fit["job_id"])
-        self._show_job({"id": fit["job_id"], "state": fit["state"], "processed": 0, "total": 0})
-
-    def _show_job(self, job: dict) -> None:
-        state, processed, total = job.get("state"), job.get("processed") or 0, job.get("total")
-        with pn.io.hold():
-            if total:
-                percent = min(100, int(processed * 100 / total))
-                self.progress.value = percent
-                steps = f"step {processed} of {total} ({percent}%)"
-            else:
-                self.progress.value = -1
-                steps = "waiting for a worker"
-            self.progress_text.param.update(
-                object=(
-                    f'<span data-fit-state="{html.escape(str(state))}">Fit #{self.fit_id}: '
-                    f"{html.escape(str(state))}</span> — {steps}"
-                ),
-                visible=True,
-            )
-            if state in FINISHED and self.follower.following:
-                self._finished(job)
-
-    def _finished(self, job: dict) -> None:
-        self.follower.stop()
-        self.submit.disabled = False
-        state = job.get("state")
-        if state == "succeeded":
-            self.progress.param.update(value=100, bar_color="success")
-            self.notify("success", f"Fit #{self.fit_id} finished.")
-        else:
-            self.progress.param.update(value=100, bar_color="danger")
-            error = (job.get("result") or {}).get("error") or state
-            self._fail(f"Fit #{self.fit_id} {state}: {error}")
-            self.notify("error", f"Fit #{self.fit_id} {state}.")
-        self.on_finished()
-
-    @property
-    def job_id(self) -> int | None:
-        """The job of the fit being followed."""
-        return self.follower.job_id
+    def _following(self, event: param.parameterized.Event) -> None:
+        self.submit.disabled = event.new
 
     def dispose(self) -> None:
-        self.follower.forget()
+        self.store.dispose()
 
     def __panel__(self):
         return self._layout
 
 
-class LifetimePage(pn.viewable.Viewer):
+class ClvPage(pn.viewable.Viewer):
     title = "Lifetime value"
 
     def __init__(
-        self, store: LifetimeStore, currency: str, form: FitForm | None = None, **params
+        self, store: ClvStore, currency: str, form: FitForm | None = None, **params
     ) -> None:
         super().__init__(**params)
         self.store = store
@@ -469,7 +381,7 @@ class LifetimePage(pn.viewable.Viewer):
             *([form] if form is not None else []),
             self.results,
             sizing_mode="stretch_width",
-            css_classes=["lifetime-page"],
+            css_classes=["clv-page"],
         )
         store.param.watch(DelayedLoading(self.results), "loading")
         store.param.watch(lambda _: pn.state.execute(self._draw), "loaded")
@@ -522,12 +434,12 @@ class LifetimePage(pn.viewable.Viewer):
         evaluation = evaluation_frame(fit)
         self.holdout_chart.visible = not evaluation.empty
         if not evaluation.empty:
-            self.holdout_chart.object = value_charts.holdout_comparison(evaluation)
+            self.holdout_chart.object = clv_charts.holdout_comparison(evaluation)
         self.distribution_note.object = distribution_note(store.summary, fit, self.currency)
-        self.distribution_chart.object = value_charts.clv_distribution(
+        self.distribution_chart.object = clv_charts.clv_distribution(
             distribution_frame(store.summary), currency=self.currency
         )
-        self.heatmap.object = value_charts.p_alive_heatmap(p_alive_frame(store.summary))
+        self.heatmap.object = clv_charts.p_alive_heatmap(p_alive_frame(store.summary))
         self.top.value = store.top
         self.results.visible = True
 
