@@ -120,10 +120,17 @@ def job_worker(database_url: str) -> Iterator[subprocess.Popen]:
     fits) actually run; one for the whole run, started by the first test that needs it."""
     logs = ROOT / "test-output"
     logs.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, SPENDLENS_DATABASE_URL=database_url, SPENDLENS_LOG_LEVEL="INFO")
+    # It also runs the job kind the test suite declares for itself (tests/jobs/toy_job.py).
+    path = os.pathsep.join(filter(None, [str(ROOT / "backend"), os.environ.get("PYTHONPATH")]))
+    env = dict(
+        os.environ,
+        SPENDLENS_DATABASE_URL=database_url,
+        SPENDLENS_LOG_LEVEL="INFO",
+        PYTHONPATH=path,
+    )
     with open(logs / "dashboard-worker.log", "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "spendlens.cli", "worker"],
+            [sys.executable, "-m", "spendlens.cli", "worker", "--import", "tests.jobs.toy_job"],
             env=env,
             cwd=ROOT,
             stdout=log,
