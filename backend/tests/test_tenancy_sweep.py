@@ -23,6 +23,7 @@ ID_TABLES = {
     "customer_id": "customers",
     "job_id": "jobs",
     "fit_id": "clv_fits",
+    "invitation_id": "invitations",
 }
 # A valid body per write route, so that the request gets past validation to the lookup.
 BODIES = {
@@ -30,7 +31,15 @@ BODIES = {
     ("PATCH", "/api/v1/transactions/{transaction_id}"): {"amount": "1.00", "category": "X"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"name": "Renamed"},
 }
-TENANT_TABLES = ("users", "customers", "transactions", "merchants", "jobs", "clv_fits")
+TENANT_TABLES = (
+    "users",
+    "customers",
+    "transactions",
+    "merchants",
+    "jobs",
+    "clv_fits",
+    "invitations",
+)
 
 
 def _id_routes() -> list[tuple[str, str, tuple[str, ...]]]:
@@ -62,6 +71,9 @@ def test_the_sweep_knows_every_id_parameter():
 def other_orgs_ids(session: Session, demo) -> dict[str, int]:
     """One object of each kind in Globex (whose data Acme's admin must never reach)."""
     from spendlens.clv.service import create_fit
+    from spendlens.config import get_settings
+    from spendlens.users import invitations
+    from spendlens.users.schemas import InvitationIn
 
     customer = create_customer(session, demo.globex)
     transaction = create_transaction(session, demo.globex, customer)
@@ -73,7 +85,12 @@ def other_orgs_ids(session: Session, demo) -> dict[str, int]:
         ClvFitCreate(calibration_start=date(2025, 1, 1), calibration_end=date(2026, 1, 1)),
         today=demo.as_of,
     )
+    admin = create_user(session, demo.globex, role="admin")
+    invitation, _ = invitations.create(
+        session, admin, InvitationIn(email="invited@globex.example", role="viewer"), get_settings()
+    )
     return {
+        "invitation_id": invitation.id,
         "user_id": user.id,
         "transaction_id": transaction.id,
         "customer_id": customer.id,
@@ -146,9 +163,11 @@ def test_another_orgs_ids_as_filters_answer_like_missing_ids(
 
 
 def test_the_same_calls_reach_the_objects_of_their_own_org(client, session, demo, other_orgs_ids):
-    """The sweep's ids are real: Globex's own admin gets them (so a 404 above means scoping)."""
-    admin = create_user(session, demo.globex, role="admin")
+    """The sweep's ids are real: Globex's own admin reaches them (so a 404 above means scoping);
+    an object with no GET route of its own is reached by its DELETE."""
+    headers = headers_for(create_user(session, demo.globex, role="admin"))
     for name, table in ID_TABLES.items():
-        route = next(p for _, p, names in ID_ROUTES if names == (name,) and p.endswith("}"))
+        own = [(m, p) for m, p, names in PATH_ID_ROUTES if names == (name,) and p.endswith("}")]
+        method, route = next(((m, p) for m, p in own if m == "GET"), own[0])
         url = route.replace("{" + name + "}", str(other_orgs_ids[name]))
-        assert client.get(url, headers=headers_for(admin)).status_code == 200, (name, table)
+        assert client.request(method, url, headers=headers).status_code < 300, (name, table)
