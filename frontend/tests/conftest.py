@@ -23,10 +23,6 @@ import pytest
 os.environ.setdefault("SPENDLENS_ENV", "test")
 os.environ.setdefault("SPENDLENS_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
 os.environ["SPENDLENS_DASHBOARD_TODAY"] = "2026-06-30"
-# One API serves the whole run from one address (the dashboard's and the tests' own calls): the
-# login and signup limits are for people, and the backend's tests cover them.
-os.environ.setdefault("SPENDLENS_RATE_LIMIT_LOGIN", "1000/minute")
-os.environ.setdefault("SPENDLENS_RATE_LIMIT_SIGNUP", "1000/minute")
 
 from spendlens.testing import (  # noqa: E402
     DEMO_AS_OF,
@@ -82,10 +78,17 @@ def api_url(database_url: str) -> Iterator[str]:
     """The real API (uvicorn) on a free port, on a background thread."""
     import uvicorn
 
+    from spendlens.config import get_settings
+    from spendlens.main import create_app
+
+    # One API serves the whole run from one address (the dashboard's and the tests' own calls):
+    # the login and signup limits are for people, and the backend's tests cover them.
+    settings = get_settings().model_copy(
+        update={"rate_limit_login": "1000/minute", "rate_limit_signup": "1000/minute"}
+    )
     port = free_port()
     config = uvicorn.Config(
-        "spendlens.main:create_app",
-        factory=True,
+        create_app(settings),
         host="127.0.0.1",
         port=port,
         log_level="warning",
