@@ -251,6 +251,7 @@ def run(args: argparse.Namespace, dashboard_url: str, pid: int) -> dict:
         try:
             for cycle in range(1, args.cycles + 1):
                 cycle_seconds.append(one_cycle(browser, dashboard_url, args.email, args.password))
+                print(f"cycle {cycle}: {cycle_seconds[-1]:.1f} s", flush=True)
                 if cycle == args.warmup or (
                     cycle > args.warmup and (cycle - args.warmup) % SAMPLE_EVERY == 0
                 ):
