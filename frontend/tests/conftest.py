@@ -81,10 +81,16 @@ def api_url(database_url: str) -> Iterator[str]:
     from spendlens.config import get_settings
     from spendlens.main import create_app
 
-    # One API serves the whole run from one address (the dashboard's and the tests' own calls):
-    # the login and signup limits are for people, and the backend's tests cover them.
+    # One API serves the whole run from one address, and every browser test uses the same demo
+    # accounts: the dashboard's bursts (a page is a dozen calls) would meet the per-token and
+    # per-address limits, which are for production traffic; the backend's tests cover them.
     settings = get_settings().model_copy(
-        update={"rate_limit_login": "1000/minute", "rate_limit_signup": "1000/minute"}
+        update={
+            "rate_limit_login": "1000/minute",
+            "rate_limit_signup": "1000/minute",
+            "rate_limit_per_token": "100000/minute",
+            "rate_limit_per_address": "100000/minute",
+        }
     )
     port = free_port()
     config = uvicorn.Config(
