@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,3 +112,29 @@ def open_table_row(tab, row, opened: str, cell: str = "id") -> None:
 
     row.locator(f".tabulator-cell[tabulator-field='{cell}']").click()
     expect(tab.locator(opened).first).to_be_visible()
+
+
+@contextmanager
+def served_page(build: Callable) -> Iterator[str]:
+    """A Panel page of its own, built by `build` for each browser session, on a free port;
+    yields its URL once the server answers (through its liveness route: opening "/" would
+    build a page)."""
+    import panel as pn
+
+    port = free_port()
+    server = pn.serve(
+        {"/": build},
+        port=port,
+        address="127.0.0.1",
+        websocket_origin=[f"127.0.0.1:{port}"],
+        show=False,
+        start=True,
+        threaded=True,
+        liveness=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_until_up(url + "liveness")
+        yield url
+    finally:
+        server.stop()

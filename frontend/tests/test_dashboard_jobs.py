@@ -14,9 +14,8 @@ import pytest
 from dashboard_support import (
     ANALYST,
     SCREENSHOTS,
-    free_port,
     logged_in_client,
-    wait_until_up,
+    served_page,
 )
 
 from spendlens_dashboard.api import ApiClient, ApiError
@@ -241,21 +240,8 @@ def job_page_url(api_url: str, monkeypatch: pytest.MonkeyPatch):
             pn.pane.Markdown("## Following a job"), JobProgress(store, unit="customers")
         )
 
-    port = free_port()
-    server = pn.serve(
-        {"/": job_page},
-        port=port,
-        address="127.0.0.1",
-        websocket_origin=[f"127.0.0.1:{port}"],
-        show=False,
-        start=True,
-        threaded=True,
-        liveness=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    wait_until_up(url + "liveness")  # opening "/" would queue a job
-    yield url, queued
-    server.stop()
+    with served_page(job_page) as url:
+        yield url, queued
 
 
 def test_a_page_follows_an_rfm_recompute_with_a_job_store_and_its_view(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import panel as pn
 import pytest
-from dashboard_support import ANALYST, SCREENSHOTS, free_port, logged_in_client, wait_until_up
+from dashboard_support import ANALYST, SCREENSHOTS, logged_in_client, served_page
 from tests.jobs import toy_job
 
 from spendlens.db import get_engine
@@ -38,21 +38,8 @@ def toy_page_url(api_url: str, database_url: str, monkeypatch: pytest.MonkeyPatc
             pn.pane.Markdown("## Counting customers"), JobProgress(store, unit="customers")
         )
 
-    port = free_port()
-    server = pn.serve(
-        {"/": toy_page},
-        port=port,
-        address="127.0.0.1",
-        websocket_origin=[f"127.0.0.1:{port}"],
-        show=False,
-        start=True,
-        threaded=True,
-        liveness=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    wait_until_up(url + "liveness")
-    yield url, queued
-    server.stop()
+    with served_page(toy_page) as url:
+        yield url, queued
 
 
 def test_a_kind_declared_in_a_test_module_is_queued_run_and_followed(
