@@ -122,7 +122,7 @@ class TestShops:
             ),
             event("shop_deleted", "c", "2026-04-10T00:00:00Z", {"shop_id": "s1"}),
         ]
-        # Late arrivals: deletion first, then the latest plan, then the creation, then an older plan.
+        # Late arrivals: the deletion, the latest plan, the creation, then an older plan.
         for index in (3, 2, 0, 1):
             service.ingest(session, org.id, [batch[index]])
         shop = _shop(session, org, "s1")
