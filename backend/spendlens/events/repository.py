@@ -8,13 +8,12 @@ batches naming the same customers or events wait for each other instead of deadl
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Connection, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from spendlens.models import Customer, Event
@@ -65,7 +64,7 @@ _INSERT_EVENTS = text("""
     INSERT INTO events (org_id, event_id, customer_id, type, occurred_at, properties)
     SELECT :org_id, i.event_id, i.customer_id, i.type, i.occurred_at, i.properties
     FROM input i JOIN registered r ON r.event_id = i.event_id
-    RETURNING event_id
+    RETURNING event_id::text
     """)
 
 
@@ -110,9 +109,9 @@ def resolve_customers(
     return ids, created
 
 
-def insert_events(session: Session, org_id: int, payload: str) -> set[uuid.UUID]:
+def insert_events(session: Session | Connection, org_id: int, payload: str) -> set[str]:
     """Store the events of `payload` (a JSON array of records) whose ids are new to the
-    organisation; the ids stored."""
+    organisation; the ids stored (canonical UUID text)."""
     rows = session.execute(_INSERT_EVENTS, {"events": payload, "org_id": org_id}).scalars()
     return set(rows)
 

@@ -153,7 +153,7 @@ class ValidEvent:
     properties normalised (amounts as Decimal), `properties` everything as sent."""
 
     index: int
-    event_id: uuid.UUID
+    event_id: str  # canonical UUID text
     type: str
     occurred_at: datetime
     customer: str
@@ -173,11 +173,17 @@ def metric_type(event_type: Any) -> str:
     return "invalid"
 
 
-def _event_id(value: Any) -> uuid.UUID:
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _event_id(value: Any) -> str:
+    """The id in its canonical form (lower-case, hyphenated), so spellings of one UUID match."""
     if not isinstance(value, str):
         raise Invalid("event_id must be a UUID string")
+    if _CANONICAL_UUID.match(value):
+        return value
     try:
-        return uuid.UUID(value)
+        return str(uuid.UUID(value))
     except ValueError:
         raise Invalid("event_id must be a UUID")
 
