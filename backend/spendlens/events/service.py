@@ -17,7 +17,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time as clock_time, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from spendlens.errors import NotFound, PayloadTooLarge
@@ -81,12 +80,14 @@ def _raw_event_id(raw: Any) -> str | None:
     return None
 
 
-def _new_customers(events: list[ValidEvent]) -> list[NewCustomer]:
-    """Each customer named by `events`, as created if unknown: named and dated by their
-    `signed_up` (the earliest one), else by their external id and first event."""
+def _new_customers(events: list[ValidEvent], unknown: set[str]) -> list[NewCustomer]:
+    """Each customer of `unknown` as created by `events`: named and dated by their `signed_up`
+    (the earliest one), else by their external id and first event."""
     first: dict[str, ValidEvent] = {}
     signup: dict[str, ValidEvent] = {}
     for event in events:
+        if event.customer not in unknown:
+            continue
         known = first.get(event.customer)
         if known is None or event.occurred_at < known.occurred_at:
             first[event.customer] = event
@@ -125,17 +126,6 @@ def _events_payload(events: list[ValidEvent], customer_ids: dict[str, int]) -> s
         for e in events
     ]
     return "[" + ",".join(parts) + "]"
-
-
-def _known_event_ids(session: Session, org_id: int, event_ids: list[str]) -> set[str]:
-    rows = session.execute(
-        text(
-            "SELECT event_id::text FROM event_ids "
-            "WHERE org_id = :org_id AND event_id = ANY(CAST(:ids AS uuid[]))"
-        ),
-        {"org_id": org_id, "ids": event_ids},
-    ).scalars()
-    return set(rows)
 
 
 def _keep_subscriptions_in_step(
@@ -222,12 +212,20 @@ def ingest(session: Session, org_id: int, raw_events: list[Any]) -> IngestResult
     created: set[int] = set()
     stored_ids: set[str] = set()
     if candidates:
-        known = _known_event_ids(session, org_id, [e.event_id for e in candidates])
+        known, customer_ids = repository.lookup(
+            session,
+            org_id,
+            [e.event_id for e in candidates],
+            list({e.customer for e in candidates}),
+        )
         fresh = [e for e in candidates if e.event_id not in known]
-        if fresh:
-            customer_ids, created = repository.resolve_customers(
-                session, org_id, _new_customers(fresh), _dumps
+        unknown = {e.customer for e in fresh} - customer_ids.keys()
+        if unknown:
+            new_ids, created = repository.create_customers(
+                session, org_id, _new_customers(fresh, unknown), _dumps
             )
+            customer_ids.update(new_ids)
+        if fresh:
             stored_ids = repository.insert_events(
                 session, org_id, _events_payload(fresh, customer_ids)
             )
