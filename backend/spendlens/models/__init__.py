@@ -4,6 +4,14 @@ from spendlens.models.base import Base
 from spendlens.models.clv import ClvEstimate, ClvFit
 from spendlens.models.customer import Customer, Merchant
 from spendlens.models.job import Job
+from spendlens.models.journey import (
+    CustomerMilestones,
+    CustomerStage,
+    JourneyDailyStage,
+    JourneyDailyTransition,
+    JourneyPending,
+    JourneySettings,
+)
 from spendlens.models.organization import Organization
 from spendlens.models.segments import RFM_SEGMENTS, RfmScore, RfmSettings, RfmSnapshot
 from spendlens.models.transaction import Transaction
@@ -14,8 +22,14 @@ __all__ = [
     "ClvEstimate",
     "ClvFit",
     "Customer",
+    "CustomerMilestones",
+    "CustomerStage",
     "Invitation",
     "Job",
+    "JourneyDailyStage",
+    "JourneyDailyTransition",
+    "JourneyPending",
+    "JourneySettings",
     "LoginFailure",
     "Merchant",
     "Organization",
