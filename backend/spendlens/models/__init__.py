@@ -3,6 +3,7 @@
 from spendlens.models.base import Base
 from spendlens.models.clv import ClvEstimate, ClvFit
 from spendlens.models.customer import Customer, Merchant
+from spendlens.models.events import Event, EventId, IngestKey
 from spendlens.models.job import Job
 from spendlens.models.journey import (
     CustomerMilestones,
@@ -14,6 +15,7 @@ from spendlens.models.journey import (
 )
 from spendlens.models.organization import Organization
 from spendlens.models.segments import RFM_SEGMENTS, RfmScore, RfmSettings, RfmSnapshot
+from spendlens.models.subscriptions import Invoice, Payment, Plan, Shop
 from spendlens.models.transaction import Transaction
 from spendlens.models.user import Invitation, LoginFailure, Role, User
 
@@ -24,6 +26,10 @@ __all__ = [
     "Customer",
     "CustomerMilestones",
     "CustomerStage",
+    "Event",
+    "EventId",
+    "IngestKey",
+    "Invoice",
     "Invitation",
     "Job",
     "JourneyDailyStage",
@@ -33,11 +39,14 @@ __all__ = [
     "LoginFailure",
     "Merchant",
     "Organization",
+    "Payment",
+    "Plan",
     "RFM_SEGMENTS",
     "RfmScore",
     "RfmSettings",
     "RfmSnapshot",
     "Role",
+    "Shop",
     "Transaction",
     "User",
 ]
