@@ -41,7 +41,10 @@ def upgrade() -> None:
         sa.Column("org_id", sa.BigInteger(), nullable=False),
         sa.Column("churn_after_days", sa.Integer(), nullable=False),
         sa.Column(
-            "updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "updated_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.Column("updated_by", sa.BigInteger(), nullable=True),
         sa.CheckConstraint(
