@@ -6,7 +6,7 @@ the flows and the time series that an independent replay of the same log gives
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -120,7 +120,9 @@ def test_flows_equal_the_replay_and_conserve_customers(client, shop, journey_log
         )
         assert response.status_code == 200, response.text
         body = response.json()
-        links = {(l["from_stage"], l["to_stage"]): l["customers"] for l in body["links"]}
+        links = {
+            (link["from_stage"], link["to_stage"]): link["customers"] for link in body["links"]
+        }
         assert links == dict(reference.flows(customers, start, end, CHURN_DAYS))
         start_side = sum(n["customers"] for n in body["nodes"] if n["side"] == "start")
         end_side = sum(n["customers"] for n in body["nodes"] if n["side"] == "end")
@@ -133,7 +135,10 @@ def test_flows_equal_the_replay_and_conserve_customers(client, shop, journey_log
         params={"start": first.isoformat(), "end": last.isoformat()},
         headers=shop.viewer,
     )
-    links = {(l["from_stage"], l["to_stage"]): l["customers"] for l in response.json()["links"]}
+    links = {
+        (link["from_stage"], link["to_stage"]): link["customers"]
+        for link in response.json()["links"]
+    }
     expected = reference.flows(
         customers, reference.end_of(first), reference.end_of(last), CHURN_DAYS
     )
