@@ -55,6 +55,25 @@ def store_events(connection: Connection, org_id: int, batch: list[Ev]) -> set[in
     return touched
 
 
+def post_events(client, headers: dict[str, str], batch: list[Ev]) -> list[dict]:
+    """POST a batch to the real ingest endpoint; returns its per-event results."""
+    body = {
+        "events": [
+            {
+                "event_id": ev.event_id,
+                "type": ev.type,
+                "occurred_at": ev.occurred_at.isoformat(),
+                "customer": ev.customer,
+                "properties": ev.properties,
+            }
+            for ev in batch
+        ]
+    }
+    response = client.post("/api/v1/events", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
 def run_journey_jobs(connection: Connection, org_id: int) -> list[dict]:
     """Run every queued `journey` job of the organisation here, as a worker would."""
     job_ids = connection.execute(

@@ -13,15 +13,28 @@ from sqlalchemy import text
 
 from tests.journey import reference
 from tests.journey.generator import SPAN_DAYS, START, event_log, sendings
-from tests.journey.helpers import run_journey_jobs, store_events
+from tests.journey.helpers import post_events, run_journey_jobs
 
 CHURN_DAYS = 45
 STAGES = ("lead", "prospect", "customer", "churned")
 
 
 def send_all(client, connection, shop, batches) -> None:
+    """POST every batch through the real ingest (the first sending of an event id is stored,
+    every later one is a duplicate, or rejected when its changed properties are invalid)."""
+    seen = set(
+        connection.execute(
+            text("SELECT event_id::text FROM event_ids WHERE org_id = :org"), {"org": shop.id}
+        ).scalars()
+    )
     for number, batch in enumerate(batches, start=1):
-        store_events(connection, shop.id, batch)
+        results = post_events(client, shop.analyst, batch)
+        for ev, result in zip(batch, results):
+            if ev.event_id in seen:
+                assert result["status"] in ("duplicate", "rejected"), result
+            else:
+                assert result["status"] == "stored", result
+                seen.add(ev.event_id)
         if number % 4 == 0:  # rebuilds between batches: later batches arrive late
             run_journey_jobs(connection, shop.id)
     run_journey_jobs(connection, shop.id)
