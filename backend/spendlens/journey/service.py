@@ -23,6 +23,7 @@ from spendlens.journey.rules import (
     DEFAULT_CHURN_AFTER_DAYS,
     STAGE_ORDER,
     Journey,
+    Milestones,
     StageInterval,
     derive_journey,
 )
@@ -159,6 +160,7 @@ def day_transitions(intervals: list[StageInterval]) -> list[TransitionKey]:
 @dataclass
 class RebuildResult:
     customers: int = 0
+    changed_customers: int = 0
     intervals: int = 0
     changed_days: int = 0
     first_changed_day: date | None = None
@@ -167,6 +169,7 @@ class RebuildResult:
     def as_dict(self) -> dict[str, Any]:
         return {
             "customers": self.customers,
+            "changed_customers": self.changed_customers,
             "intervals": self.intervals,
             "changed_days": self.changed_days,
             "first_changed_day": (
@@ -186,17 +189,22 @@ def rebuild_customers(conn: Connection, org_id: int, customer_ids: Iterable[int]
     for start in range(0, len(ids), REBUILD_CHUNK):
         chunk = ids[start : start + REBUILD_CHUNK]
         old = repository.intervals_of(conn, org_id, chunk)
+        old_milestones = repository.milestones_of(conn, org_id, chunk)
         events = repository.events_of(conn, org_id, chunk)
-        journeys: dict[int, Journey] = {}
+        changed_journeys: dict[int, Journey] = {}
         for customer_id in chunk:
             journey = derive_journey(events.get(customer_id, ()), days)
-            journeys[customer_id] = journey
-            if journey.intervals != old.get(customer_id, []):
-                deltas.subtract(day_transitions(old.get(customer_id, [])))
-                deltas.update(day_transitions(journey.intervals))
             result.intervals += len(journey.intervals)
-        repository.replace_journeys(conn, org_id, journeys)
+            before = old.get(customer_id, [])
+            if journey.intervals != before:
+                deltas.subtract(day_transitions(before))
+                deltas.update(day_transitions(journey.intervals))
+            elif journey.milestones == old_milestones.get(customer_id, Milestones()):
+                continue  # e.g. a login: nothing to write
+            changed_journeys[customer_id] = journey
+        repository.replace_journeys(conn, org_id, changed_journeys)
         result.customers += len(chunk)
+        result.changed_customers += len(changed_journeys)
     changed = {key: delta for key, delta in deltas.items() if delta}
     if changed:
         repository.apply_transition_deltas(conn, org_id, changed)
@@ -259,8 +267,15 @@ def _stage_counts(counts: dict[str, int]) -> tuple[list[StageCount], int]:
 
 
 def stages_as_of(session: Session, org_id: int, as_of: str | None) -> StagesOut:
+    """At a day's end (`as_of` a date) from the daily rollup, written with the intervals in one
+    transaction and equal to them; at any other instant from the intervals."""
     at = parse_instant(as_of, "as_of") if as_of is not None else now_utc()
-    stages, total = _stage_counts(repository.stage_counts_at(session, org_id, at))
+    if as_of is not None and len(as_of.strip()) == 10:
+        day = at.date()
+        counts = repository.daily_stage_counts(session, org_id, [day]).get(day, {})
+    else:
+        counts = repository.stage_counts_at(session, org_id, at)
+    stages, total = _stage_counts(counts)
     return StagesOut(as_of=at, total=total, stages=stages)
 
 
