@@ -2,57 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import nullcontext
 
 from sqlalchemy import Connection, text
 
 from spendlens.jobs.runner import Progress, execute_job
 from spendlens.journey.job import execute_rebuild
-from spendlens.journey.service import JOB_KIND, stages_changed
+from spendlens.journey.service import JOB_KIND
 from tests.journey.reference import Ev
-
-
-def store_events(connection: Connection, org_id: int, batch: list[Ev]) -> set[int]:
-    """Store a batch the way the ingest does (first sending of an event id wins; an unknown
-    customer is created), then call the journey hook; returns the customers touched."""
-    touched: set[int] = set()
-    for ev in batch:
-        customer_id = connection.execute(
-            text("""
-                INSERT INTO customers (org_id, external_id, name, lifecycle_stage)
-                VALUES (:org_id, :external_id, :external_id, 'lead')
-                ON CONFLICT (org_id, external_id) DO UPDATE SET external_id = EXCLUDED.external_id
-                RETURNING id
-                """),
-            {"org_id": org_id, "external_id": ev.customer},
-        ).scalar_one()
-        new = connection.execute(
-            text(
-                "INSERT INTO event_ids (org_id, event_id, occurred_at) "
-                "VALUES (:org_id, :event_id, :at) ON CONFLICT DO NOTHING RETURNING event_id"
-            ),
-            {"org_id": org_id, "event_id": ev.event_id, "at": ev.occurred_at},
-        ).first()
-        if new is None:
-            continue
-        connection.execute(
-            text(
-                "INSERT INTO events (org_id, event_id, customer_id, type, occurred_at, properties) "
-                "VALUES (:org_id, :event_id, :customer_id, :type, :at, CAST(:props AS jsonb))"
-            ),
-            {
-                "org_id": org_id,
-                "event_id": ev.event_id,
-                "customer_id": customer_id,
-                "type": ev.type,
-                "at": ev.occurred_at,
-                "props": json.dumps(ev.properties),
-            },
-        )
-        touched.add(customer_id)
-    stages_changed(connection, org_id, touched)
-    return touched
 
 
 def post_events(client, headers: dict[str, str], batch: list[Ev]) -> list[dict]:
