@@ -93,7 +93,8 @@ def test_lifecycle_stage_follows_a_deadline_that_passed_and_typed_stages_stay(
     # A stage typed on a customer with events is replaced by the derived one.
     connection.execute(
         text(
-            "UPDATE customers SET lifecycle_stage = 'lead' WHERE org_id = :o AND external_id = 'cat'"
+            "UPDATE customers SET lifecycle_stage = 'lead' "
+            "WHERE org_id = :o AND external_id = 'cat'"
         ),
         {"o": shop.id},
     )
