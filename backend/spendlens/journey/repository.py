@@ -445,6 +445,44 @@ def rebuild_daily_stages(db: Db, org_id: int, from_day: date) -> None:
     )
 
 
+def recompute_transitions(db: Db, org_id: int) -> date | None:
+    """Replace the daily transitions with a full recomputation from the stored intervals (each
+    customer's stage at the end of every day on which an interval begins); returns the first
+    day of either the old or the new rollup, from which the daily counts need rebuilding."""
+    params = {"org_id": org_id}
+    first_old = db.execute(
+        text("SELECT min(day) FROM journey_daily_transitions WHERE org_id = :org_id"), params
+    ).scalar_one()
+    db.execute(text("DELETE FROM journey_daily_transitions WHERE org_id = :org_id"), params)
+    db.execute(
+        text("""
+            WITH day_ends AS (
+                SELECT DISTINCT ON (customer_id, CAST(valid_from AT TIME ZONE 'UTC' AS date))
+                       customer_id, CAST(valid_from AT TIME ZONE 'UTC' AS date) AS day, stage
+                FROM customer_stages WHERE org_id = :org_id
+                ORDER BY customer_id, CAST(valid_from AT TIME ZONE 'UTC' AS date),
+                         valid_from DESC
+            ),
+            moves AS (
+                SELECT day, stage AS to_stage,
+                       COALESCE(lag(stage) OVER (PARTITION BY customer_id ORDER BY day), 'new')
+                       AS from_stage
+                FROM day_ends
+            )
+            INSERT INTO journey_daily_transitions (org_id, day, from_stage, to_stage, customers)
+            SELECT :org_id, day, from_stage, to_stage, count(*) FROM moves
+            WHERE from_stage <> to_stage
+            GROUP BY day, from_stage, to_stage
+            """),
+        params,
+    )
+    first_new = db.execute(
+        text("SELECT min(day) FROM journey_daily_transitions WHERE org_id = :org_id"), params
+    ).scalar_one()
+    firsts = [day for day in (first_old, first_new) if day is not None]
+    return min(firsts) if firsts else None
+
+
 def daily_stage_counts(db: Db, org_id: int, days: Sequence[date]) -> dict[date, dict[str, int]]:
     """Customers per stage at the end of each of `days`, from the daily rollup (a day after the
     last stored one has its counts; a day before the first has none). One range read: the

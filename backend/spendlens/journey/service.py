@@ -56,6 +56,8 @@ TIMESERIES_MONTHS = 12
 MAX_POINTS = 3660
 FUNNEL_DAYS = 90
 FLOW_DAYS = 30
+# Advisory-lock namespace of "writing an organisation's stages and rollups".
+_ROLLUP_LOCK_CLASS = 0x10E7
 
 
 # --- instants -----------------------------------------------------------------------------------
@@ -183,6 +185,7 @@ def rebuild_customers(conn: Connection, org_id: int, customer_ids: Iterable[int]
     """Derive the stage history of each customer from all of their events again, replace the
     stored one, move the rollups by the difference and set `customers.lifecycle_stage`."""
     ids = sorted(set(customer_ids))
+    lock_rollups(conn, org_id)
     days = churn_after_days(conn, org_id)
     result = RebuildResult()
     deltas: Counter[TransitionKey] = Counter()
@@ -223,6 +226,31 @@ def run_pending(conn: Connection, org_id: int) -> RebuildResult:
     result = rebuild_customers(conn, org_id, [customer_id for customer_id, _ in taken])
     repository.clear_pending(conn, org_id, taken)
     return result
+
+
+def lock_rollups(conn: Connection, org_id: int) -> None:
+    """Until the transaction ends, be the only writer of the organisation's stages and rollups
+    (the `journey` jobs already run one at a time; this keeps the nightly reconciliation out)."""
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(:space, CAST(:org_id % 2147483647 AS integer))"),
+        {"space": _ROLLUP_LOCK_CLASS, "org_id": org_id},
+    )
+
+
+def recompute_rollups(conn: Connection, org_id: int) -> date | None:
+    """Both rollups recomputed in full from the stored intervals (the nightly reconciliation:
+    it also drops what deleted customers left in them); returns the first day rebuilt."""
+    lock_rollups(conn, org_id)
+    first = repository.recompute_transitions(conn, org_id)
+    if first is not None:
+        repository.rebuild_daily_stages(conn, org_id, first)
+    return first
+
+
+def rebuild_everyone(conn: Connection, org_id: int) -> RebuildResult:
+    """Every customer with events rebuilt at once, here (for the demo seed and the CLI)."""
+    repository.pend_every_customer_with_events(conn, org_id)
+    return run_pending(conn, org_id)
 
 
 def stages_changed(conn: Connection, org_id: int, customer_ids: Iterable[int]) -> int | None:

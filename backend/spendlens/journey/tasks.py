@@ -8,7 +8,7 @@ import logging
 from spendlens.db import background_transaction
 from spendlens.jobs.queue import queue
 from spendlens.journey import repository
-from spendlens.journey.service import queue_if_pending, set_org
+from spendlens.journey.service import queue_if_pending, recompute_rollups, set_org
 
 logger = logging.getLogger("spendlens.jobs")
 
@@ -30,3 +30,19 @@ def sync_current_stages(timestamp: int) -> int:
     if changed:
         logger.info("lifecycle stage of %d customer(s) followed their derived stage", changed)
     return changed
+
+
+# 02:50 UTC, a quiet hour.
+@queue.periodic(cron="50 2 * * *")
+@queue.task(name="journey.reconcile_rollups", queueing_lock="journey.reconcile_rollups")
+def reconcile_rollups(timestamp: int) -> int:
+    """Nightly, per organisation: recompute both rollups in full from the stage intervals. The
+    jobs keep them exact incrementally; this drops what deleted customers (whose intervals went
+    with them) left behind."""
+    with background_transaction() as conn:
+        org_ids = repository.orgs(conn)
+    for org_id in org_ids:
+        with background_transaction() as conn:
+            set_org(conn, org_id)
+            recompute_rollups(conn, org_id)
+    return len(org_ids)

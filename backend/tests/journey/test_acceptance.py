@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
+from spendlens.journey import service
 from tests.journey import reference
 from tests.journey.generator import SPAN_DAYS, START, event_log, sendings
 from tests.journey.helpers import post_events, run_journey_jobs
@@ -212,6 +213,41 @@ def test_time_series_and_rollups_equal_a_full_recomputation(client, connection, 
                 previous = stage
             day += timedelta(days=1)
     assert {(d, f, t): n for d, f, t, n in transitions} == expected
+
+
+def _rollups(connection, org_id: int):
+    return [
+        connection.execute(
+            text(f"SELECT * FROM {table} WHERE org_id = :org ORDER BY 1, 2, 3, 4"),
+            {"org": org_id},
+        ).all()
+        for table in ("journey_daily_stages", "journey_daily_transitions")
+    ]
+
+
+def test_the_nightly_full_recomputation_finds_the_incremental_rollups_exact(
+    client, connection, shop, journey_log
+):
+    _, customers = journey_log
+    incremental = _rollups(connection, shop.id)
+    assert service.recompute_rollups(connection, shop.id) is not None
+    assert _rollups(connection, shop.id) == incremental
+    # A deleted customer's intervals go with them; the recomputation drops them from the rollups.
+    gone = sorted(customers)[0]
+    connection.execute(
+        text("DELETE FROM customers WHERE org_id = :org AND external_id = :ext"),
+        {"org": shop.id, "ext": gone},
+    )
+    service.recompute_rollups(connection, shop.id)
+    left = {external: evs for external, evs in customers.items() if external != gone}
+    day = (START + timedelta(days=SPAN_DAYS)).date()
+    response = client.get(
+        "/api/v1/journey/stages/timeseries",
+        params={"interval": "day", "start": day.isoformat(), "end": day.isoformat()},
+        headers=shop.viewer,
+    )
+    point = response.json()["points"][0]
+    assert {s: point[s] for s in STAGES} == ref_counts(left, reference.end_of(day))
 
 
 def test_resending_a_batch_changes_no_stage(client, connection, shop, journey_log):
