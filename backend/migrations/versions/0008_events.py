@@ -79,12 +79,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.BigInteger(), nullable=False),
         sa.Column("event_id", sa.Uuid(), nullable=False),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organizations.id"],
-            name=op.f("fk_event_ids_org_id_organizations"),
-            ondelete="CASCADE",
-        ),
+        # No foreign key: its check would cost a trigger call per ingested event.
         sa.PrimaryKeyConstraint("org_id", "event_id", name=op.f("pk_event_ids")),
     )
 

@@ -27,6 +27,8 @@ from spendlens.models.rules import EXTERNAL_ID_LENGTH
 
 router = APIRouter(tags=["events"])
 
+BIGINT_MAX = 2**63 - 1
+
 TypeFilter = Annotated[
     list[str] | None,
     Query(
@@ -63,16 +65,16 @@ def _bound(value: str | None, *, end: bool) -> object:
     response_model=IngestOut,
     responses=error_responses(401, 403, 413, 422),
 )
-def ingest_events(body: EventBatch, writer: EventWriter, session: SessionDep) -> IngestOut:
+def ingest_events(body: EventBatch, writer: EventWriter, session: SessionDep) -> dict:
     """Store a batch of up to 1,000 events (analysts, admins and ingest keys); the answer says
     per event: stored, duplicate or rejected with a reason."""
     result = service.ingest(session, writer.org_id, body.events)
-    return IngestOut(
-        stored=result.count(EventStatus.stored),
-        duplicate=result.count(EventStatus.duplicate),
-        rejected=result.count(EventStatus.rejected),
-        results=result.results,
-    )
+    return {
+        "stored": result.count(EventStatus.stored),
+        "duplicate": result.count(EventStatus.duplicate),
+        "rejected": result.count(EventStatus.rejected),
+        "results": [outcome.as_dict() for outcome in result.results],
+    }
 
 
 @router.get("/events", response_model=Page[EventOut], responses=error_responses(401, 403, 422))
@@ -81,7 +83,9 @@ def list_events(
     session: SessionDep,
     page: PaginationDep,
     types: TypeFilter = None,
-    customer_id: Annotated[int | None, Query(description="Only this customer's events")] = None,
+    customer_id: Annotated[
+        int | None, Query(ge=1, le=BIGINT_MAX, description="Only this customer's events")
+    ] = None,
     customer: Annotated[
         str | None,
         Query(max_length=EXTERNAL_ID_LENGTH, description="Only the events of this external id"),

@@ -8,40 +8,35 @@ batches naming the same customers or events wait for each other instead of deadl
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Connection, Select, func, select, text
 from sqlalchemy.orm import Session
 
 from spendlens.models import Customer, Event
 from spendlens.models.rules import LifecycleStage
 
-_RESOLVE_CUSTOMERS = text("""
-    WITH wanted AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:customers AS jsonb))
-            AS w(external_id text, name text, email text, signup_date date)
-    ),
-    found AS (
-        SELECT c.id, c.external_id
-        FROM customers c JOIN wanted w ON c.external_id = w.external_id
-        WHERE c.org_id = :org_id
-    ),
-    created AS (
-        INSERT INTO customers (org_id, external_id, name, email, signup_date, lifecycle_stage)
-        SELECT :org_id, w.external_id, w.name, w.email, w.signup_date, :stage
-        FROM wanted w
-        WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.external_id = w.external_id)
-        ORDER BY w.external_id
-        ON CONFLICT (org_id, external_id) DO NOTHING
-        RETURNING id, external_id
-    )
-    SELECT id, external_id, false AS created FROM found
+# Which of a batch's event ids the organisation has seen, and which of its customers exist: one
+# round trip (event rows have no customer id).
+_LOOKUP = text("""
+    SELECT event_id::text AS key, NULL::bigint AS customer_id FROM event_ids
+    WHERE org_id = :org_id AND event_id = ANY(CAST(:event_ids AS uuid[]))
     UNION ALL
-    SELECT id, external_id, true FROM created
+    SELECT external_id, id FROM customers
+    WHERE org_id = :org_id AND external_id = ANY(CAST(:external_ids AS text[]))
+    """)
+
+_CREATE_CUSTOMERS = text("""
+    INSERT INTO customers (org_id, external_id, name, email, signup_date, lifecycle_stage)
+    SELECT :org_id, w.external_id, w.name, w.email, w.signup_date, :stage
+    FROM jsonb_to_recordset(CAST(:customers AS jsonb))
+        AS w(external_id text, name text, email text, signup_date date)
+    ORDER BY w.external_id
+    ON CONFLICT (org_id, external_id) DO NOTHING
+    RETURNING id, external_id
     """)
 
 _FIND_CUSTOMERS = text(
@@ -65,7 +60,7 @@ _INSERT_EVENTS = text("""
     INSERT INTO events (org_id, event_id, customer_id, type, occurred_at, properties)
     SELECT :org_id, i.event_id, i.customer_id, i.type, i.occurred_at, i.properties
     FROM input i JOIN registered r ON r.event_id = i.event_id
-    RETURNING event_id
+    RETURNING event_id::text
     """)
 
 
@@ -79,11 +74,23 @@ class NewCustomer:
     signup_date: str  # ISO date
 
 
-def resolve_customers(
+def lookup(
+    session: Session, org_id: int, event_ids: list[str], external_ids: list[str]
+) -> tuple[set[str], dict[str, int]]:
+    """The event ids the organisation already has, and the ids of the customers that exist."""
+    rows = session.execute(
+        _LOOKUP, {"org_id": org_id, "event_ids": event_ids, "external_ids": external_ids}
+    ).all()
+    known = {key for key, customer_id in rows if customer_id is None}
+    customers = {key: customer_id for key, customer_id in rows if customer_id is not None}
+    return known, customers
+
+
+def create_customers(
     session: Session, org_id: int, wanted: Sequence[NewCustomer], dumps
 ) -> tuple[dict[str, int], set[int]]:
-    """Customer ids by external id for every wanted customer, creating the unknown ones as
-    leads; and the ids of those created."""
+    """Create the wanted customers as leads: ids by external id of all of them, and the ids of
+    those this call created (another batch may have created some meanwhile)."""
     payload = dumps(
         [
             {
@@ -96,23 +103,22 @@ def resolve_customers(
         ]
     )
     rows = session.execute(
-        _RESOLVE_CUSTOMERS,
+        _CREATE_CUSTOMERS,
         {"customers": payload, "org_id": org_id, "stage": LifecycleStage.lead.value},
     ).all()
-    ids = {external_id: customer_id for customer_id, external_id, _ in rows}
-    created = {customer_id for customer_id, _, was_created in rows if was_created}
+    ids = {external_id: customer_id for customer_id, external_id in rows}
+    created = set(ids.values())
     missing = [c.external_id for c in wanted if c.external_id not in ids]
     if missing:
-        # Created by a concurrent batch that committed while this statement waited for it: a
-        # new statement sees it.
+        # Created by a concurrent batch (that committed while this statement waited for it).
         found = session.execute(_FIND_CUSTOMERS, {"org_id": org_id, "external_ids": missing})
         ids.update({external_id: customer_id for customer_id, external_id in found})
     return ids, created
 
 
-def insert_events(session: Session, org_id: int, payload: str) -> set[uuid.UUID]:
+def insert_events(session: Session | Connection, org_id: int, payload: str) -> set[str]:
     """Store the events of `payload` (a JSON array of records) whose ids are new to the
-    organisation; the ids stored."""
+    organisation; the ids stored (canonical UUID text)."""
     rows = session.execute(_INSERT_EVENTS, {"events": payload, "org_id": org_id}).scalars()
     return set(rows)
 

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time as clock_time, timedelta
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from spendlens.errors import NotFound, PayloadTooLarge
 from spendlens.events import metrics, repository
 from spendlens.events.repository import EventFilters, NewCustomer
-from spendlens.events.schemas import EventOut, EventResult, EventStatus
+from spendlens.events.schemas import EventOut, EventStatus
 from spendlens.journey import service as journey
 from spendlens.events.validation import (
     MAX_EVENTS_PER_BATCH,
@@ -43,6 +41,24 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+@dataclass(slots=True)
+class EventOutcome:
+    """What became of one sent event (a plain class: a batch makes 1,000 of them)."""
+
+    index: int
+    event_id: str | None
+    status: EventStatus
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "event_id": self.event_id,
+            "status": self.status.value,
+            "reason": self.reason,
+        }
+
+
 @dataclass
 class IngestResult:
     """The answer to one batch, in the batch's order, and what changed.
@@ -51,7 +67,7 @@ class IngestResult:
     them: everything derived from a customer's events from that instant on is out of date.
     """
 
-    results: list[EventResult]
+    results: list[EventOutcome]
     touched: dict[int, datetime] = field(default_factory=dict)
     created_customers: set[int] = field(default_factory=set)
 
@@ -65,12 +81,14 @@ def _raw_event_id(raw: Any) -> str | None:
     return None
 
 
-def _new_customers(events: list[ValidEvent]) -> list[NewCustomer]:
-    """Each customer named by `events`, as created if unknown: named and dated by their
-    `signed_up` (the earliest one), else by their external id and first event."""
+def _new_customers(events: list[ValidEvent], unknown: set[str]) -> list[NewCustomer]:
+    """Each customer of `unknown` as created by `events`: named and dated by their `signed_up`
+    (the earliest one), else by their external id and first event."""
     first: dict[str, ValidEvent] = {}
     signup: dict[str, ValidEvent] = {}
     for event in events:
+        if event.customer not in unknown:
+            continue
         known = first.get(event.customer)
         if known is None or event.occurred_at < known.occurred_at:
             first[event.customer] = event
@@ -111,17 +129,6 @@ def _events_payload(events: list[ValidEvent], customer_ids: dict[str, int]) -> s
     return "[" + ",".join(parts) + "]"
 
 
-def _known_event_ids(session: Session, org_id: int, event_ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    rows = session.execute(
-        text(
-            "SELECT event_id FROM event_ids "
-            "WHERE org_id = :org_id AND event_id = ANY(CAST(:ids AS uuid[]))"
-        ),
-        {"org_id": org_id, "ids": [str(i) for i in event_ids]},
-    ).scalars()
-    return set(rows)
-
-
 def _keep_subscriptions_in_step(
     session: Session, org_id: int, stored: list[ValidEvent], customer_ids: dict[str, int]
 ) -> None:
@@ -144,7 +151,7 @@ def _keep_subscriptions_in_step(
         elif event.type in PAYMENT_TYPES:
             named_plan = event.properties.get("plan_id")
             row = {
-                "event_id": str(event.event_id),
+                "event_id": event.event_id,
                 "customer_id": customer_id,
                 "type": event.type,
                 "occurred_at": event.occurred_at.isoformat(),
@@ -175,15 +182,15 @@ def ingest(session: Session, org_id: int, raw_events: list[Any]) -> IngestResult
         raise PayloadTooLarge(
             f"At most {MAX_EVENTS_PER_BATCH} events per request; this one has {len(raw_events)}"
         )
-    results: list[EventResult | None] = [None] * len(raw_events)
+    results: list[EventOutcome | None] = [None] * len(raw_events)
     outcomes: Counter[tuple[str, str]] = Counter()
     candidates: list[ValidEvent] = []
-    in_batch: set[uuid.UUID] = set()
+    in_batch: set[str] = set()
     for index, raw in enumerate(raw_events):
         try:
             event = validate_event(index, raw)
         except Invalid as reason:
-            results[index] = EventResult(
+            results[index] = EventOutcome(
                 index=index,
                 event_id=_raw_event_id(raw),
                 status=EventStatus.rejected,
@@ -194,8 +201,8 @@ def ingest(session: Session, org_id: int, raw_events: list[Any]) -> IngestResult
             ] += 1
             continue
         if event.event_id in in_batch:
-            results[index] = EventResult(
-                index=index, event_id=str(event.event_id), status=EventStatus.duplicate
+            results[index] = EventOutcome(
+                index=index, event_id=event.event_id, status=EventStatus.duplicate
             )
             outcomes[(metric_type(event.type), "duplicate")] += 1
             continue
@@ -204,14 +211,22 @@ def ingest(session: Session, org_id: int, raw_events: list[Any]) -> IngestResult
 
     touched: dict[int, datetime] = {}
     created: set[int] = set()
-    stored_ids: set[uuid.UUID] = set()
+    stored_ids: set[str] = set()
     if candidates:
-        known = _known_event_ids(session, org_id, [e.event_id for e in candidates])
+        known, customer_ids = repository.lookup(
+            session,
+            org_id,
+            [e.event_id for e in candidates],
+            list({e.customer for e in candidates}),
+        )
         fresh = [e for e in candidates if e.event_id not in known]
-        if fresh:
-            customer_ids, created = repository.resolve_customers(
-                session, org_id, _new_customers(fresh), _dumps
+        unknown = {e.customer for e in fresh} - customer_ids.keys()
+        if unknown:
+            new_ids, created = repository.create_customers(
+                session, org_id, _new_customers(fresh, unknown), _dumps
             )
+            customer_ids.update(new_ids)
+        if fresh:
             stored_ids = repository.insert_events(
                 session, org_id, _events_payload(fresh, customer_ids)
             )
@@ -224,8 +239,8 @@ def ingest(session: Session, org_id: int, raw_events: list[Any]) -> IngestResult
                     touched[customer_id] = event.occurred_at
     for event in candidates:
         status = EventStatus.stored if event.event_id in stored_ids else EventStatus.duplicate
-        results[event.index] = EventResult(
-            index=event.index, event_id=str(event.event_id), status=status
+        results[event.index] = EventOutcome(
+            index=event.index, event_id=event.event_id, status=status
         )
         outcomes[(metric_type(event.type), status.value)] += 1
 

@@ -153,7 +153,7 @@ class ValidEvent:
     properties normalised (amounts as Decimal), `properties` everything as sent."""
 
     index: int
-    event_id: uuid.UUID
+    event_id: str  # canonical UUID text
     type: str
     occurred_at: datetime
     customer: str
@@ -173,11 +173,17 @@ def metric_type(event_type: Any) -> str:
     return "invalid"
 
 
-def _event_id(value: Any) -> uuid.UUID:
+_CANONICAL_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _event_id(value: Any) -> str:
+    """The id in its canonical form (lower-case, hyphenated), so spellings of one UUID match."""
     if not isinstance(value, str):
         raise Invalid("event_id must be a UUID string")
+    if _CANONICAL_UUID.match(value):
+        return value
     try:
-        return uuid.UUID(value)
+        return str(uuid.UUID(value))
     except ValueError:
         raise Invalid("event_id must be a UUID")
 
@@ -230,16 +236,21 @@ def _encode_properties(properties: dict[str, Any]) -> str:
     return encoded
 
 
+_FIELDS = frozenset({"event_id", "type", "occurred_at", "customer", "properties"})
+_REQUIRED = frozenset({"event_id", "type", "occurred_at", "customer"})
+
+
 def validate_event(index: int, raw: Any) -> ValidEvent:
     """The event at `index` of a batch, checked; Invalid with the reason otherwise."""
     if not isinstance(raw, dict):
         raise Invalid("an event must be a JSON object")
-    unknown = raw.keys() - {"event_id", "type", "occurred_at", "customer", "properties"}
-    if unknown:
+    if not _FIELDS.issuperset(raw):
+        unknown = raw.keys() - _FIELDS
         raise Invalid(f"unknown field(s): {', '.join(sorted(map(str, unknown)))}")
-    for field in ("event_id", "type", "occurred_at", "customer"):
-        if field not in raw:
-            raise Invalid(f"{field} is required")
+    if len(raw) < 4 or not _REQUIRED.issubset(raw):
+        for field in ("event_id", "type", "occurred_at", "customer"):
+            if field not in raw:
+                raise Invalid(f"{field} is required")
     event_id = _event_id(raw["event_id"])
     event_type = _type(raw["type"])
     occurred_at = _occurred_at(raw["occurred_at"])

@@ -9,7 +9,7 @@ creation is its earliest `shop_created`, its plan the latest chosen, its deletio
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from spendlens.models import Plan
@@ -97,7 +97,7 @@ _RECORD_PAYMENTS = text("""
                    :category),
                1, 'purchase', i.event_id::text
         FROM paid JOIN input i ON i.event_id = paid.event_id
-        WHERE paid.status = 'succeeded'
+        WHERE paid.status = 'succeeded' AND :record_transactions
         ORDER BY i.event_id
         ON CONFLICT (org_id, external_id) DO NOTHING
         RETURNING 1
@@ -133,24 +133,32 @@ _UPSERT_INVOICES = text("""
     """)
 
 
-def ensure_plans(session: Session, org_id: int, plan_ids: list[str]) -> None:
+def ensure_plans(session: Session | Connection, org_id: int, plan_ids: list[str]) -> None:
     session.execute(_ENSURE_PLANS, {"org_id": org_id, "plan_ids": sorted(set(plan_ids))})
 
 
-def upsert_shops(session: Session, org_id: int, payload: str) -> None:
+def upsert_shops(session: Session | Connection, org_id: int, payload: str) -> None:
     session.execute(_UPSERT_SHOPS, {"org_id": org_id, "events": payload})
 
 
-def record_payments(session: Session, org_id: int, payload: str) -> tuple[int, int]:
-    """(payments, transactions) written."""
+def record_payments(
+    session: Session | Connection, org_id: int, payload: str, *, record_transactions: bool = True
+) -> tuple[int, int]:
+    """(payments, transactions) written. The demo seed alone passes `record_transactions=False`:
+    its payments stand for purchases it has already written as transactions."""
     row = session.execute(
         _RECORD_PAYMENTS,
-        {"org_id": org_id, "events": payload, "category": SUBSCRIPTION_CATEGORY},
+        {
+            "org_id": org_id,
+            "events": payload,
+            "category": SUBSCRIPTION_CATEGORY,
+            "record_transactions": record_transactions,
+        },
     ).one()
     return row.payments, row.transactions
 
 
-def upsert_invoices(session: Session, org_id: int, payload: str) -> None:
+def upsert_invoices(session: Session | Connection, org_id: int, payload: str) -> None:
     session.execute(_UPSERT_INVOICES, {"org_id": org_id, "events": payload})
 
 

@@ -116,3 +116,15 @@ class TestCustomerTimeline:
         customer = create_customer(session, org)
         body = client.get(f"/api/v1/customers/{customer.id}/events", headers=viewer).json()
         assert (body["total"], body["items"]) == (0, [])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/customers/99999999999999999999/events",
+        "/api/v1/events?customer_id=99999999999999999999",
+        "/api/v1/customers/-1/events",
+    ],
+)
+def test_ids_beyond_bigint_are_refused_or_missing_not_500(client, viewer, url):
+    assert client.get(url, headers=viewer).status_code in (404, 422)
