@@ -126,9 +126,9 @@ def update_settings(
     settings = repository.put_settings(session, org_id, churn_after_days_value, user.id)
     job_id = None
     if before != churn_after_days_value:
-        conn = session.connection()
-        repository.pend_every_customer_with_events(conn, org_id)
-        job_id = enqueue(conn, org_id, JOB_KIND, {"trigger": "settings"}, created_by=user.id)
+        job_id = queue_full_rebuild(
+            session.connection(), org_id, trigger="settings", created_by=user.id
+        )
     return JourneySettingsOut(**settings, rebuild_job_id=job_id)
 
 
@@ -245,6 +245,14 @@ def recompute_rollups(conn: Connection, org_id: int) -> date | None:
     if first is not None:
         repository.rebuild_daily_stages(conn, org_id, first)
     return first
+
+
+def queue_full_rebuild(
+    conn: Connection, org_id: int, *, trigger: str, created_by: int | None = None
+) -> int:
+    """Mark every customer with events and queue a `journey` job for them."""
+    repository.pend_every_customer_with_events(conn, org_id)
+    return enqueue(conn, org_id, JOB_KIND, {"trigger": trigger}, created_by=created_by)
 
 
 def rebuild_everyone(conn: Connection, org_id: int) -> RebuildResult:
