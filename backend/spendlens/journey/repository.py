@@ -4,7 +4,7 @@ the "as of" questions answered from them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -169,6 +169,42 @@ def events_of(db: Db, org_id: int, customer_ids: Sequence[int]) -> dict[int, lis
             EventFact(row.occurred_at, row.event_id, row.type, row.shop_id)
         )
     return found
+
+
+def events_streamed(
+    db: Connection, org_id: int, customer_ids: set[int], chunk_size: int
+) -> Iterator[tuple[list[int], dict[int, list[EventFact]]]]:
+    """The events of many customers by one pass over the organisation's events in customer
+    order (a server-side cursor), in chunks of `chunk_size` customers: (customer ids, their
+    events). For a rebuild of most customers, far cheaper than an index probe per customer and
+    partition. Every id of `customer_ids` is in exactly one chunk, with no events if it has none."""
+    # Options on the statement: Connection.execution_options would change the connection.
+    rows = db.execute(
+        text("""
+            SELECT customer_id, occurred_at, event_id::text AS event_id, type,
+                   properties->>'shop_id' AS shop_id
+            FROM events WHERE org_id = :org_id ORDER BY customer_id
+            """).execution_options(stream_results=True, yield_per=20_000),
+        {"org_id": org_id},
+    )
+    seen: set[int] = set()
+    pending: dict[int, list[EventFact]] = {}
+    for row in rows:
+        if row.customer_id not in customer_ids:
+            continue
+        if row.customer_id not in pending and len(pending) >= chunk_size:
+            yield list(pending), pending
+            seen.update(pending)
+            pending = {}
+        pending.setdefault(row.customer_id, []).append(
+            EventFact(row.occurred_at, row.event_id, row.type, row.shop_id)
+        )
+    if pending:
+        yield list(pending), pending
+        seen.update(pending)
+    without_events = sorted(customer_ids - seen)
+    for start in range(0, len(without_events), chunk_size):
+        yield without_events[start : start + chunk_size], {}
 
 
 # --- stage intervals and milestones -------------------------------------------------------------

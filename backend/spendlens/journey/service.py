@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -15,13 +15,14 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from spendlens.errors import Unprocessable
+from spendlens.errors import NotFound, Unprocessable
 from spendlens.jobs.registry import enqueue
 from spendlens.journey import repository
 from spendlens.journey.repository import TransitionKey
 from spendlens.journey.rules import (
     DEFAULT_CHURN_AFTER_DAYS,
     STAGE_ORDER,
+    EventFact,
     Journey,
     Milestones,
     StageInterval,
@@ -72,6 +73,14 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+def given_day(value: str) -> date | None:
+    """The day `value` names when it is a date alone (then it means that day's end)."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
 def parse_instant(value: str, name: str) -> datetime:
     """A query's instant: a date (YYYY-MM-DD) means the end of that UTC day; a date and time
     without an offset is UTC."""
@@ -79,14 +88,13 @@ def parse_instant(value: str, name: str) -> datetime:
         f"{name} must be a date (YYYY-MM-DD, the end of that UTC day) or an ISO 8601 date "
         f"and time, between {EARLIEST_DAY} and {LATEST_DAY}"
     )
-    text_value = value.strip()
+    day = given_day(value)
     try:
-        if len(text_value) == 10:
-            day = date.fromisoformat(text_value)
+        if day is not None:
             instant = end_of_day(day)
         else:
             instant = datetime.fromisoformat(
-                text_value.replace("Z", "+00:00").replace("z", "+00:00")
+                value.strip().replace("Z", "+00:00").replace("z", "+00:00")
             )
             if not EARLIEST_DAY <= instant.date() <= LATEST_DAY:
                 raise ValueError
@@ -181,6 +189,28 @@ class RebuildResult:
         }
 
 
+@dataclass
+class Tuning:
+    """From how many customers a rebuild reads the organisation's events in one pass (in
+    customer order) rather than by an index probe per customer and monthly partition."""
+
+    full_scan_customers: int = 20_000
+
+
+tuning = Tuning()
+
+
+def _event_chunks(
+    conn: Connection, org_id: int, ids: list[int]
+) -> Iterator[tuple[list[int], dict[int, list[EventFact]]]]:
+    if len(ids) >= tuning.full_scan_customers:
+        yield from repository.events_streamed(conn, org_id, set(ids), REBUILD_CHUNK)
+        return
+    for start in range(0, len(ids), REBUILD_CHUNK):
+        chunk = ids[start : start + REBUILD_CHUNK]
+        yield chunk, repository.events_of(conn, org_id, chunk)
+
+
 def rebuild_customers(conn: Connection, org_id: int, customer_ids: Iterable[int]) -> RebuildResult:
     """Derive the stage history of each customer from all of their events again, replace the
     stored one, move the rollups by the difference and set `customers.lifecycle_stage`."""
@@ -189,11 +219,9 @@ def rebuild_customers(conn: Connection, org_id: int, customer_ids: Iterable[int]
     days = churn_after_days(conn, org_id)
     result = RebuildResult()
     deltas: Counter[TransitionKey] = Counter()
-    for start in range(0, len(ids), REBUILD_CHUNK):
-        chunk = ids[start : start + REBUILD_CHUNK]
+    for chunk, events in _event_chunks(conn, org_id, ids):
         old = repository.intervals_of(conn, org_id, chunk)
         old_milestones = repository.milestones_of(conn, org_id, chunk)
-        events = repository.events_of(conn, org_id, chunk)
         changed_journeys: dict[int, Journey] = {}
         for customer_id in chunk:
             journey = derive_journey(events.get(customer_id, ()), days)
@@ -306,7 +334,7 @@ def stages_as_of(session: Session, org_id: int, as_of: str | None) -> StagesOut:
     """At a day's end (`as_of` a date) from the daily rollup, written with the intervals in one
     transaction and equal to them; at any other instant from the intervals."""
     at = parse_instant(as_of, "as_of") if as_of is not None else now_utc()
-    if as_of is not None and len(as_of.strip()) == 10:
+    if as_of is not None and given_day(as_of) is not None:
         day = at.date()
         counts = repository.daily_stage_counts(session, org_id, [day]).get(day, {})
     else:
@@ -316,8 +344,6 @@ def stages_as_of(session: Session, org_id: int, as_of: str | None) -> StagesOut:
 
 
 def customer_stages(session: Session, org_id: int, customer_id: int) -> CustomerStagesOut:
-    from spendlens.errors import NotFound
-
     if not repository.customer_exists(session, org_id, customer_id):
         raise NotFound("Customer not found")
     intervals, milestones, pending = repository.customer_history(session, org_id, customer_id)

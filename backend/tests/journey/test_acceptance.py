@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from spendlens.journey import service
+from tests.builders import create_customer
 from tests.journey import reference
 from tests.journey.generator import SPAN_DAYS, START, event_log, sendings
 from tests.journey.helpers import post_events, run_journey_jobs
@@ -276,3 +277,33 @@ def test_resending_a_batch_changes_no_stage(client, connection, shop, journey_lo
         ).scalar_one()
         == 0
     )
+
+
+def test_a_rebuild_of_many_customers_in_one_pass_gives_the_same_histories(
+    client, connection, session, shop, journey_log, monkeypatch
+):
+    _, customers = journey_log
+    before = _rollups(connection, shop.id) + [
+        connection.execute(
+            text(f"SELECT * FROM {table} WHERE org_id = :org ORDER BY 1, 2, 3"),
+            {"org": shop.id},
+        ).all()
+        for table in ("customer_stages", "customer_milestones")
+    ]
+    monkeypatch.setattr(service.tuning, "full_scan_customers", 1)
+    monkeypatch.setattr(service, "REBUILD_CHUNK", 7)
+    without_events = create_customer(session, shop.org)
+    connection.execute(
+        text("INSERT INTO journey_pending (org_id, customer_id) VALUES (:org, :id)"),
+        {"org": shop.id, "id": without_events.id},
+    )
+    result = service.rebuild_everyone(connection, shop.id)
+    assert result.customers == len(customers) + 1 and result.changed_customers == 0
+    after = _rollups(connection, shop.id) + [
+        connection.execute(
+            text(f"SELECT * FROM {table} WHERE org_id = :org ORDER BY 1, 2, 3"),
+            {"org": shop.id},
+        ).all()
+        for table in ("customer_stages", "customer_milestones")
+    ]
+    assert after == before
