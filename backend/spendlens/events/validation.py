@@ -53,6 +53,8 @@ def _identifier(value: Any) -> str:
 
 def _encodable(text: str) -> None:
     # A lone surrogate (JSON "\ud800") is valid JSON but no text PostgreSQL can store.
+    if text.isascii():
+        return
     try:
         text.encode()
     except UnicodeEncodeError:
