@@ -108,7 +108,6 @@ def upgrade() -> None:
             "queued_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
         ),
         _org_fk("journey_pending"),
-        _customer_fk("journey_pending"),
         sa.PrimaryKeyConstraint("org_id", "customer_id", name=op.f("pk_journey_pending")),
     )
     op.create_table(
