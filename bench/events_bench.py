@@ -139,6 +139,7 @@ def client_run(args: tuple) -> dict:
         while time.time() < start_at:
             time.sleep(0.005)
         began = time.perf_counter()
+        cpu_before = time.process_time()
         for body in bodies:
             sent = time.perf_counter()
             response = http.post("/api/v1/events", content=body)
@@ -151,7 +152,9 @@ def client_run(args: tuple) -> dict:
             duplicate += answer["duplicate"]
             rejected += answer["rejected"]
         ended = time.perf_counter()
+        client_cpu = time.process_time() - cpu_before
     return {
+        "client_cpu": client_cpu,
         "client": client,
         "began": began,
         "ended": ended,
@@ -163,6 +166,36 @@ def client_run(args: tuple) -> dict:
     }
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def server_pids(master: int) -> list[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return [master, *map(int, children)]
+
+
+def postgres_pids(url: str) -> list[int]:
+    conn = psycopg2.connect(url)
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (DATABASE,),
+        )
+        pids = [row[0] for row in cur.fetchall()]
+    conn.close()
+    return pids
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     k = (len(ordered) - 1) * q
@@ -170,16 +203,27 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-def run(pool, base: str, secret: str, bodies: list[list[bytes]]) -> dict:
+def run(pool, base: str, secret: str, bodies: list[list[bytes]], api: list[int], url: str) -> dict:
     start_at = time.time() + 1.0
+    backends = postgres_pids(url)
+    api_before, db_before = cpu_seconds(api), cpu_seconds(backends)
     reports = pool.map(
         client_run, [(n, base, secret, b, start_at) for n, b in enumerate(bodies)], chunksize=1
     )
+    # Backends opened during the run are missed by db_before; the pool keeps them open, so
+    # they are counted whole (their CPU before the run was nil).
+    backends_after = postgres_pids(url)
+    api_cpu = cpu_seconds(api) - api_before
+    db_cpu = cpu_seconds(backends_after) - db_before
     wall = max(r["ended"] for r in reports) - min(r["began"] for r in reports)
     latencies = [x for r in reports for x in r["latencies"]]
     totals = {k: sum(r[k] for r in reports) for k in ("stored", "duplicate", "rejected", "errors")}
     events = sum(len(b) for b in bodies) * 1000
+    thousands = events / 1000
     return {
+        "api_ms": api_cpu * 1000 / thousands,
+        "db_ms": db_cpu * 1000 / thousands,
+        "client_ms": sum(r["client_cpu"] for r in reports) * 1000 / thousands,
         "wall": wall,
         "events": events,
         "rate": events / wall,
@@ -235,9 +279,10 @@ def main() -> int:
             headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
             httpx.post(f"{base}/api/v1/events", content=body, headers=headers, timeout=120)
 
+        api = server_pids(server.pid)
         with multiprocessing.get_context("spawn").Pool(args.clients) as pool:
-            first = run(pool, base, secret, bodies)
-            again = run(pool, base, secret, bodies)
+            first = run(pool, base, secret, bodies, api, url)
+            again = run(pool, base, secret, bodies, api, url)
         print(
             f"\n{args.clients} clients × {args.batches} batches of 1,000 events, "
             f"{args.workers} uvicorn workers, {args.customers:,} customers\n"
@@ -250,6 +295,18 @@ def main() -> int:
                 f"| {label} | {r['events']:,} | {r['wall']:.1f} | {r['rate']:,.0f} | "
                 f"{r['p50']:.0f} | {r['p95']:.0f} | {r['stored']:,} | {r['duplicate']:,} | "
                 f"{r['rejected']:,} | {r['errors']} |"
+            )
+        print(
+            "\nCPU per 1,000 events (ms): API processes, PostgreSQL backends, clients; and the "
+            "rate two otherwise idle cores would sustain for API + PostgreSQL alone"
+        )
+        print("| run | API | PostgreSQL | clients | events/s on 2 free cores |")
+        print("|---|---:|---:|---:|---:|")
+        for label, r in (("new events", first), ("same batches again", again)):
+            capacity = 2 * 1_000_000 / (r["api_ms"] + r["db_ms"])
+            print(
+                f"| {label} | {r['api_ms']:.0f} | {r['db_ms']:.0f} | {r['client_ms']:.0f} | "
+                f"{capacity:,.0f} |"
             )
         print(f"\nPython {sys.version.split()[0]}, {os.cpu_count()} cores, load average "
               f"{', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end.")  # fmt: skip
