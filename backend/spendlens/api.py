@@ -13,6 +13,8 @@ from spendlens.events.endpoints import router as events_router
 from spendlens.exports.endpoints import router as exports_router
 from spendlens.imports.endpoints import router as imports_router
 from spendlens.jobs.endpoints import router as jobs_router
+from spendlens.journey.endpoints import customer_stages_router
+from spendlens.journey.endpoints import router as journey_router
 from spendlens.metrics.endpoints import router as metrics_router
 from spendlens.segments.endpoints import customer_rfm_router
 from spendlens.segments.endpoints import router as segments_router
@@ -41,3 +43,5 @@ api_router.include_router(cohorts_router)
 api_router.include_router(clv_router)
 api_router.include_router(events_router)
 api_router.include_router(plans_router)
+api_router.include_router(customer_stages_router)
+api_router.include_router(journey_router)

@@ -33,6 +33,12 @@ TABLES = {
     "shops",
     "invoices",
     "payments",
+    "journey_settings",
+    "customer_stages",
+    "customer_milestones",
+    "journey_pending",
+    "journey_daily_transitions",
+    "journey_daily_stages",
 }
 
 
@@ -71,6 +77,12 @@ def test_every_tenant_key_includes_org_id(engine):
         "shops",
         "invoices",
         "payments",
+        "journey_settings",
+        "customer_stages",
+        "customer_milestones",
+        "journey_pending",
+        "journey_daily_transitions",
+        "journey_daily_stages",
     ):
         assert insp.get_pk_constraint(table)["constrained_columns"][0] == "org_id"
         for fk in insp.get_foreign_keys(table):

@@ -23,6 +23,7 @@ from spendlens.errors import NotFound, PayloadTooLarge
 from spendlens.events import metrics, repository
 from spendlens.events.repository import EventFilters, NewCustomer
 from spendlens.events.schemas import EventOut, EventStatus
+from spendlens.journey import service as journey
 from spendlens.events.validation import (
     MAX_EVENTS_PER_BATCH,
     Invalid,
@@ -243,6 +244,9 @@ def ingest(session: Session, org_id: int, raw_events: list[Any]) -> IngestResult
         )
         outcomes[(metric_type(event.type), status.value)] += 1
 
+    if touched:
+        # Stages are derived by the journey's job, queued here with the stored events.
+        journey.stages_changed(session.connection(), org_id, touched)
     metrics.observe_batch(outcomes, time.perf_counter() - started)
     return IngestResult(
         results=[r for r in results if r is not None],

@@ -5,6 +5,14 @@ from spendlens.models.clv import ClvEstimate, ClvFit
 from spendlens.models.customer import Customer, Merchant
 from spendlens.models.events import Event, EventId, IngestKey
 from spendlens.models.job import Job
+from spendlens.models.journey import (
+    CustomerMilestones,
+    CustomerStage,
+    JourneyDailyStage,
+    JourneyDailyTransition,
+    JourneyPending,
+    JourneySettings,
+)
 from spendlens.models.organization import Organization
 from spendlens.models.segments import RFM_SEGMENTS, RfmScore, RfmSettings, RfmSnapshot
 from spendlens.models.subscriptions import Invoice, Payment, Plan, Shop
@@ -16,12 +24,18 @@ __all__ = [
     "ClvEstimate",
     "ClvFit",
     "Customer",
+    "CustomerMilestones",
+    "CustomerStage",
     "Event",
     "EventId",
     "IngestKey",
     "Invoice",
     "Invitation",
     "Job",
+    "JourneyDailyStage",
+    "JourneyDailyTransition",
+    "JourneyPending",
+    "JourneySettings",
     "LoginFailure",
     "Merchant",
     "Organization",
