@@ -307,14 +307,15 @@ def test_theme_switch_keeps_the_session_and_no_request_leaves(page: BrowserPage)
 # The background of every titled chart on screen (models of pages not shown stay in the
 # document until they are drawn again).
 CHART_BACKGROUNDS_JS = """
-() => {
+(detail) => {
   const out = [];
   for (const doc of window.Bokeh.documents) {
     for (const model of doc.all_models) {
       if (!('renderers' in model) || !model.title || !model.title.text) { continue; }
       const view = window.Bokeh.index.find_one(model);
       if (view && view.el.isConnected && view.el.offsetParent !== null) {
-        out.push(model.background_fill_color);
+        out.push(detail ? model.title.text + ': ' + model.background_fill_color
+                        : model.background_fill_color);
       }
     }
   }
@@ -324,8 +325,18 @@ CHART_BACKGROUNDS_JS = """
 DARK_BACKGROUND = "#2b3035"  # Panel's dark Bokeh theme
 
 
-def chart_backgrounds(tab: Page) -> list[str]:
-    return tab.evaluate(CHART_BACKGROUNDS_JS)
+def chart_backgrounds(tab: Page, detail: bool = False) -> list[str]:
+    return tab.evaluate(CHART_BACKGROUNDS_JS, detail)
+
+
+def wait_until_dark(tab: Page, expression: str) -> None:
+    """Wait for `expression`; on a timeout, say which chart kept which background."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        tab.wait_for_function(expression)
+    except PlaywrightTimeout:
+        raise AssertionError(f"not every chart dark: {chart_backgrounds(tab, True)}") from None
 
 
 def test_the_dark_theme_reaches_the_charts_of_every_page(page: BrowserPage):
@@ -341,13 +352,13 @@ def test_the_dark_theme_reaches_the_charts_of_every_page(page: BrowserPage):
         f"(() => {{ const b = ({CHART_BACKGROUNDS_JS.strip()})(); "
         f"return b.length >= 4 && b.every(c => c === '{DARK_BACKGROUND}'); }})()"
     )
-    tab.wait_for_function(every_chart_dark)  # the segments' charts, redrawn
+    wait_until_dark(tab, every_chart_dark)  # the segments' charts, redrawn
     tab.get_by_role("button", name="Cohorts", exact=True).click()  # a page opened after
     expect(tab.locator("[data-cohorts=count]")).to_be_visible()
     tab.wait_for_function(f"({CHART_BACKGROUNDS_JS.strip()})().length >= 1")
-    tab.wait_for_function(every_chart_dark.replace(">= 4", ">= 1"))
+    wait_until_dark(tab, every_chart_dark.replace(">= 4", ">= 1"))
     tab.get_by_role("button", name="Overview", exact=True).click()  # the live charts
-    tab.wait_for_function(every_chart_dark)
+    wait_until_dark(tab, every_chart_dark)
     tab.locator(".theme-switch .bk-knob").click()  # and back to light
     tab.wait_for_function(
         f"(() => {{ const b = ({CHART_BACKGROUNDS_JS.strip()})(); "
