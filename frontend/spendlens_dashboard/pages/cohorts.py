@@ -14,6 +14,7 @@ from spendlens_dashboard.components.frame_table import FrameTabulator
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.formatting import format_count, format_money, format_share
 from spendlens_dashboard.state.analytics import CohortsStore, cohort_label
+from spendlens_dashboard.state.view import as_day, first, one_of
 
 EMPTY_MESSAGE = (
     "No customer made a first purchase in these periods: there are no cohorts to follow. "
@@ -154,6 +155,32 @@ class CohortsPage(pn.viewable.Viewer):
         store.param.watch(lambda _: pn.state.execute(self._draw), "loaded")
         if store.matrix is not None:
             self._draw_now()
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        return [(self.store, ["period", "metric", "start", "end"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        store, options = self.store, []
+        if store.period != "month":
+            options.append(("period", store.period))
+        if store.metric != "customers":
+            options.append(("metric", store.metric))
+        for key, day in (("first", store.start), ("last", store.end)):
+            if day is not None:
+                options.append((key, day.isoformat()))
+        return options
+
+    def restore_view(self, query) -> None:
+        store = self.store
+        with pn.io.hold():
+            self.period.value = one_of(first(query, "period"), store.param.period.objects, "month")
+            self.metric.value = one_of(
+                first(query, "metric"), store.param.metric.objects, "customers"
+            )
+            self.start.value = as_day(first(query, "first"))
+            self.end.value = as_day(first(query, "last"))
 
     def _clear_range(self) -> None:
         with pn.io.hold():

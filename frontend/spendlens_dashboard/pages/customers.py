@@ -7,6 +7,7 @@ import html
 
 import pandas as pd
 import panel as pn
+import param
 
 from spendlens_dashboard.components.frame_table import FrameTabulator
 
@@ -16,6 +17,7 @@ from spendlens_dashboard.components.table import ApiPagedTabulator
 from spendlens_dashboard.formatting import format_count, format_money, safe_text
 from spendlens_dashboard.state.clv import format_fixed, format_percent
 from spendlens_dashboard.state.analytics import SEGMENT_LABELS
+from spendlens_dashboard.state.view import as_day, as_int, as_list, first, one_of
 from spendlens_dashboard.state.customers import (
     LIFECYCLE_STAGES,
     CustomerDetailStore,
@@ -285,6 +287,8 @@ class CustomerDetail(pn.viewable.Viewer):
 class CustomersPage(pn.viewable.Viewer):
     title = "Customers"
 
+    customer = param.Integer(default=None, allow_None=True, doc="The customer opened, if any")
+
     def __init__(
         self, store: CustomersStore, detail_store: CustomerDetailStore, currency: str, **params
     ) -> None:
@@ -377,6 +381,7 @@ class CustomersPage(pn.viewable.Viewer):
         self.open_customer(customer_id)
 
     def open_customer(self, customer_id: int) -> None:
+        self.customer = customer_id
         self._layout[:] = [self.detail]
         if self.detail_store.customer_id == customer_id:
             self.detail_store.load()
@@ -384,8 +389,56 @@ class CustomersPage(pn.viewable.Viewer):
             self.detail_store.customer_id = customer_id
 
     def show_list(self) -> None:
+        self.customer = None
         self.table.selection = []
         self._layout[:] = [self.list_view]
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        names = ["q", "countries", "signup_from", "signup_to", "lifecycle_stage", "segments"]
+        return [(self.store, [*names, "sort", "page"]), (self, ["customer"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        store, options = self.store, []
+        if store.q.strip():
+            options.append(("q", store.q.strip()))
+        options += [("country", c) for c in store.countries]
+        if store.lifecycle_stage:
+            options.append(("stage", store.lifecycle_stage))
+        options += [("segment", s) for s in store.segments]
+        for key, day in (("signup_from", store.signup_from), ("signup_to", store.signup_to)):
+            if day is not None:
+                options.append((key, day.isoformat()))
+        if store.sort != "name":
+            options.append(("sort", store.sort))
+        if store.page != 1:
+            options.append(("p", str(store.page)))
+        if self.customer is not None:
+            options.append(("customer", str(self.customer)))
+        return options
+
+    def restore_view(self, query) -> None:
+        store = self.store
+        with pn.io.hold():
+            self.search.value = (first(query, "q") or "")[:200]
+            self.countries.value = " ".join(c for c in as_list(query, "country") if c.isalpha())
+            self.stage.value = one_of(first(query, "stage"), LIFECYCLE_STAGES, "")
+            self.segments.value = [s for s in as_list(query, "segment") if s in SEGMENT_LABELS]
+            self.signup_from.value = as_day(first(query, "signup_from"))
+            self.signup_to.value = as_day(first(query, "signup_to"))
+            sort = one_of(first(query, "sort"), store.param.sort.objects, "name")
+            if sort != store.sort:
+                store.sort = sort
+            page = as_int(first(query, "p")) or 1
+            if page != store.page:
+                store.page = page
+            customer = as_int(first(query, "customer"))
+            if customer is None:
+                if self.customer is not None:
+                    self.show_list()
+            elif customer != self.customer:
+                self.open_customer(customer)
 
     def _draw(self) -> None:
         with pn.io.hold():

@@ -17,6 +17,7 @@ from spendlens_dashboard.components.kpi import KpiCards
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.components.theme import bokeh_theme
 from spendlens_dashboard.state import OverviewStore
+from spendlens_dashboard.state.view import first, one_of
 
 EMPTY_MESSAGE = "No transactions match these filters. Widen the date range or clear a filter."
 
@@ -133,6 +134,17 @@ class OverviewPage(pn.viewable.Viewer):
         store.param.watch(self._data_changed, "loaded")
         if store.summary is not None:
             self._draw_now()  # nothing is on screen yet: no lock needed
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        return [(self.store, ["interval"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        return [] if self.store.interval == "day" else [("interval", self.store.interval)]
+
+    def restore_view(self, query) -> None:
+        self.interval.value = one_of(first(query, "interval"), ("day", "week", "month"), "day")
 
     def set_theme(self, dark: bool) -> None:
         theme = bokeh_theme(dark)

@@ -18,6 +18,7 @@ from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.formatting import format_count, format_money, format_share
 from spendlens_dashboard.pages.overview import LiveChart
 from spendlens_dashboard.state.analytics import SegmentMovementStore, SegmentsStore
+from spendlens_dashboard.state.view import as_day, first
 
 EMPTY_MESSAGE = (
     "No customer has a purchase up to this day, so there is nothing to segment yet. "
@@ -257,6 +258,22 @@ class SegmentsPage(pn.viewable.Viewer):
             self._draw_now()
         if movement.movement is not None:
             self._draw_movement_now()
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        return [(self.store, ["as_of"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        day = self.store.as_of
+        return [] if day is None else [("as_of", day.isoformat())]
+
+    def restore_view(self, query) -> None:
+        day = as_day(first(query, "as_of"))
+        if day != self.store.as_of:
+            self.store.as_of = day
+            if day is not None:
+                self.as_of.value = day
 
     # -- reactions -------------------------------------------------------------------------------
 

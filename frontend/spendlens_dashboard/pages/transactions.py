@@ -16,6 +16,7 @@ from spendlens_dashboard.components.table import ApiPagedTabulator
 from spendlens_dashboard.export import export_href
 from spendlens_dashboard.formatting import format_count
 from spendlens_dashboard.state import CatalogStore, TransactionsStore
+from spendlens_dashboard.state.view import as_int, first, one_of
 
 EMPTY_MESSAGE = "No transactions match these filters and search."
 SORTABLE = {"occurred_at": "date", "amount": "amount"}
@@ -297,6 +298,34 @@ class TransactionsPage(pn.viewable.Viewer):
     def _page_chosen(self, event) -> None:
         if event.new != self.store.page:
             self.store.page = event.new
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        return [(self.store, ["q", "sort", "page"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        store, options = self.store, []
+        if store.q.strip():
+            options.append(("q", store.q.strip()))
+        if store.sort != "-date":
+            options.append(("sort", store.sort))
+        if store.page != 1:
+            options.append(("p", str(store.page)))
+        return options
+
+    def restore_view(self, query) -> None:
+        store = self.store
+        self.search.value = (first(query, "q") or "")[:200]
+        sort = one_of(first(query, "sort"), store.param.sort.objects, "-date")
+        if sort != store.sort:
+            store.sort = sort
+            field = {v: k for k, v in SORTABLE.items()}[sort.lstrip("-")]
+            direction = "desc" if sort.startswith("-") else "asc"
+            self.table.sorters = [] if sort == "-date" else [{"field": field, "dir": direction}]
+        page = as_int(first(query, "p")) or 1
+        if page != store.page:
+            store.page = page
 
     def _sorted(self, event) -> None:
         self.store.sort = api_sort(event.new)
