@@ -36,14 +36,15 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 class _Grant:
     token: str
     browser: str
-    ends: float  # time.monotonic() when the token expires: the session ends with it
+    ends: float  # clock time when the token expires: the session ends with it
     expires: float  # when this ticket or session is gone (a ticket lives TICKET_SECONDS)
 
 
 class DashboardSessions:
     """Tickets and session keys → (API token, browser); thread-safe, in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock = clock
         self._tickets: dict[str, _Grant] = {}
         self._sessions: dict[str, _Grant] = {}  # by digest of the key
         self._lock = threading.Lock()
@@ -54,7 +55,7 @@ class DashboardSessions:
         if not browser or not token:
             return None
         ticket = secrets.token_urlsafe(32)
-        now = time.monotonic()
+        now = self.clock()
         ends = now + lifetime
         with self._lock:
             self._purge(now)
@@ -63,7 +64,7 @@ class DashboardSessions:
 
     def redeem(self, ticket: str, browser: str | None) -> str | None:
         """The new session key for a ticket redeemed by the browser it was issued to."""
-        now = time.monotonic()
+        now = self.clock()
         with self._lock:
             grant = self._tickets.pop(ticket, None)
             if grant is None or grant.expires < now or not browser:
@@ -84,7 +85,7 @@ class DashboardSessions:
             grant = self._sessions.get(digest)
             if grant is None:
                 return None
-            if grant.expires < time.monotonic():
+            if grant.expires < self.clock():
                 del self._sessions[digest]
                 return None
             if not secrets.compare_digest(grant.browser, browser):
