@@ -32,10 +32,18 @@ def format_count(value: int | float | None) -> str:
     return f"{int(value):,}"
 
 
-def format_change(change: float | None) -> tuple[str, str]:
-    """A change ratio as (text, direction): 0.0643 → ('▲ 6.4%', 'up'); None → ('n/a', 'flat')."""
+def format_change(
+    change: float | None, previous: str | float | Decimal | None = None
+) -> tuple[str, str]:
+    """A change ratio as (text, direction): 0.0643 → ('▲ 6.4%', 'up'); None → ('n/a', 'flat').
+
+    The API's ratio is (current − previous) / previous: over a negative previous figure (net
+    refunds) its sign is the opposite of the change's, so given `previous` the arrow follows
+    the change itself (more refunds than before is ▼, whatever the ratio's sign)."""
     if change is None:
         return "no previous data", "flat"
+    if previous is not None and Decimal(str(previous)) < 0:
+        change = -change
     percent = Decimal(str(change * 100)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     if percent > 0:
         return f"▲ {percent}%", "up"

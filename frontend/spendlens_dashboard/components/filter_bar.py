@@ -10,6 +10,19 @@ from spendlens_dashboard.formatting import text_options
 from spendlens_dashboard.state import PRESETS, CatalogStore, Filters
 
 
+class AmountInput(pn.widgets.FloatInput):
+    """A FloatInput whose empty value shows as empty: Panel sends None as NaN, which the
+    browser then prints in the box ("NaN" after Reset filters); Bokeh takes null itself."""
+
+    def _process_param_change(self, params: dict) -> dict:
+        empty = [k for k in ("value", "value_throttled") if k in params and params[k] is None]
+        params = super()._process_param_change(params)
+        for key in empty:
+            if key in params:
+                params[key] = None
+        return params
+
+
 class FilterBar(pn.viewable.Viewer):
     """Date range (presets or custom), categories, merchants (searchable) and amount range."""
 
@@ -43,10 +56,10 @@ class FilterBar(pn.viewable.Viewer):
             search_option_limit=50,
             sizing_mode="stretch_width",
         )
-        self.min_amount = pn.widgets.FloatInput(
+        self.min_amount = AmountInput(
             label="Min amount", value=filters.min_amount, placeholder="any", width=140
         )
-        self.max_amount = pn.widgets.FloatInput(
+        self.max_amount = AmountInput(
             label="Max amount", value=filters.max_amount, placeholder="any", width=140
         )
         self.reset = pn.widgets.Button(label="Reset filters", color="light")

@@ -360,7 +360,8 @@ class TransactionsPage(pn.viewable.Viewer):
         store = self.store
         total = store.total
         self.count.object = (
-            f"**{format_count(total)}** transactions · page {store.page} of {store.page_count}"
+            f"**{format_count(total)}** transactions (purchases and refunds) · "
+            f"page {store.page} of {store.page_count}"
         )
         self.empty.visible = total == 0
         self.table.show_page(store.items, total, store.page)
