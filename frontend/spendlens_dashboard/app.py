@@ -135,7 +135,12 @@ class Workspace:
         self.customer_detail = CustomerDetailStore(session.client)
         for store in (self.customers, self.customer_detail):
             app.errors.watch(store)
-        page = PAGES["customers"](self.customers, self.customer_detail, currency=session.currency)
+        page = PAGES["customers"](
+            self.customers,
+            self.customer_detail,
+            currency=session.currency,
+            today=app.filters.reference_day,
+        )
         page.restore_view(self.query)
         self.customers.load()
         return page

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥"}
@@ -50,6 +51,18 @@ def format_change(
     if percent < 0:
         return f"▼ {abs(percent)}%", "down"
     return "● 0.0%", "flat"
+
+
+DAY_FORMAT = "%d %b %Y"  # the one way the dashboard writes a day: 01 Jun 2026
+DAY_PICKER_FORMAT = "d M Y"  # the same, in the date pickers' (flatpickr's) notation
+
+
+def format_day(day: date | str | None) -> str:
+    """'2026-06-01' or date(2026, 6, 1) → '01 Jun 2026' ('–' for none)."""
+    if not day:
+        return "–"
+    value = date.fromisoformat(day[:10]) if isinstance(day, str) else day
+    return value.strftime(DAY_FORMAT)
 
 
 def format_share(share: float) -> str:

@@ -45,8 +45,8 @@ Y_RANGE_JS = """
     for (const model of doc.all_models) {
       if ('renderers' in model && model.title && model.title.text === title) {
         const view = window.Bokeh.index.find_one(model);
-        const range = view ? view.frame.y_range : model.y_range;
-        return [range.start, range.end];
+        if (!view) { continue; }  // a figure no longer on screen
+        return [view.frame.y_range.start, view.frame.y_range.end];
       }
     }
   }
@@ -73,12 +73,15 @@ def amount_input(tab: Page, which: int):
 
 
 def set_amounts(tab: Page, low: str | None, high: str | None) -> None:
-    before = chart_fingerprints(tab)
+    """Type the amount range and wait for the figures of the new filters (KPIs and charts
+    are sent together)."""
+    before = kpi(tab, "total_spend").inner_text()
     for which, value in ((0, low), (1, high)):
         box = amount_input(tab, which)
         box.fill(value or "")
         box.press("Enter")
-    wait_for_charts(tab, changed_from=before)
+    expect(kpi(tab, "total_spend")).not_to_have_text(before)
+    wait_for_charts(tab)
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +170,17 @@ def test_labels_say_what_is_counted(acme_tab: Page, analyst_client: ApiClient):
     tab.get_by_role("button", name="Overview", exact=True).click()
 
 
+def test_one_date_format_on_the_overview(acme_tab: Page):
+    tab = acme_tab
+    expect(tab.get_by_text("01 Jun 2026 – 30 Jun 2026 (UTC)")).to_be_visible()
+    expect(tab.get_by_text("Last 30 days · 01 Jun 2026 – 30 Jun 2026")).to_be_visible()
+    picker = tab.locator("input.bk-input[readonly], input.bk-input.form-control").filter(
+        has_text=""
+    )
+    values = [v for v in picker.evaluate_all("els => els.map(e => e.value)") if "2026" in v]
+    assert values and all("Jun 2026" in v and "2026-" not in v for v in values), values
+
+
 def test_new_categories_keep_the_colours_of_the_old_ones(
     page, api_url: str, fresh_org: tuple[str, str]
 ):
@@ -205,3 +219,63 @@ def test_new_categories_keep_the_colours_of_the_old_ones(
     after = tab.evaluate(COLORS_JS, "Spend by category")
     assert {name: after[name] for name in before} == before
     client.close()
+
+
+# Dashed lines and markers of the spend chart: [{dash, points}], [{size, x, inside}].
+PARTIAL_JS = """
+(title) => {
+  for (const doc of window.Bokeh.documents) {
+    for (const model of doc.all_models) {
+      if (!('renderers' in model) || !model.title || model.title.text !== title) { continue; }
+      const view = window.Bokeh.index.find_one(model);
+      if (!view) { continue; }  // a figure no longer on screen
+      const x = view.frame.x_range;
+      const dashed = [], markers = [];
+      for (const renderer of model.renderers) {
+        const glyph = renderer.glyph, data = renderer.data_source.data;
+        const dash = glyph.line_dash && 'value' in glyph.line_dash
+          ? glyph.line_dash.value : glyph.line_dash;
+        if (dash && dash.length && data.xs) {
+          for (const xs of data.xs) { dashed.push(xs.length); }
+        }
+        if (data.partial_spend) {
+          const size = glyph.size.value;
+          for (const v of data.period_start) {
+            markers.push({size, inside: v > x.start && v < x.end});
+          }
+        }
+      }
+      return {dashed, markers};
+    }
+  }
+  return null;
+}
+"""
+
+
+def test_a_partial_month_is_dashed_with_a_visible_marker(acme_tab: Page):
+    tab = acme_tab
+    tab.locator("select:has(option:text-is('Year to date'))").select_option(label="Last 90 days")
+    before = chart_fingerprints(tab)
+    tab.locator(".bk-btn", has_text="Month").click()
+    wait_for_charts(tab, changed_from=before)
+    # 2 Apr – 30 Jun: April is cut at its start, June is whole.
+    shown = tab.evaluate(PARTIAL_JS, "Spend over time")
+    assert shown["dashed"] == [2], shown  # one dashed segment: April → May
+    assert len(shown["markers"]) == 1 and shown["markers"][0]["size"] >= 12
+    assert shown["markers"][0]["inside"], "the marker is cut by the frame's edge"
+    tab.locator(".bk-btn", has_text="Day").click()
+
+
+def test_the_running_week_of_cohorts_is_marked(acme_tab: Page):
+    tab = acme_tab
+    tab.get_by_role("button", name="Cohorts", exact=True).click()
+    tab.locator("select:has(option:text-is('Quarter'))").select_option(label="Week")
+    # Dashboard today is Tuesday 30 June 2026: its week (from Monday 29 June) is 2 days old.
+    running = tab.locator(".cohorts-running")
+    expect(running).to_contain_text("29 Jun 2026 is still running: 2 of 7 days so far")
+    starred = tab.locator(".cohorts-table .tabulator-cell", has_text="*")
+    expect(starred.first).to_be_visible()
+    tab.locator("select:has(option:text-is('Quarter'))").select_option(label="Month")
+    expect(running).to_have_count(0)  # 30 June is the last day of June: no month running
+    tab.get_by_role("button", name="Overview", exact=True).click()

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 import panel as pn
+import param
 
-from spendlens_dashboard.formatting import text_options
+from spendlens_dashboard.formatting import DAY_PICKER_FORMAT, text_options
 from spendlens_dashboard.state import PRESETS, CatalogStore, Filters
+
+
+class DayRangePicker(pn.widgets.DateRangePicker):
+    """Shows its days like the rest of the dashboard (01 Jun 2026), not as 2026-06-01."""
+
+    date_format = param.String(default=DAY_PICKER_FORMAT, doc="flatpickr's display format")
 
 
 class AmountInput(pn.widgets.FloatInput):
@@ -37,7 +44,7 @@ class FilterBar(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         start, end = filters.period()
-        self.date_range = pn.widgets.DateRangePicker(
+        self.date_range = DayRangePicker(
             label="From – to", value=(start, end), sizing_mode="stretch_width"
         )
         # Category and merchant names are user-written and the pickers draw labels as HTML.

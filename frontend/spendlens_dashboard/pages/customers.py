@@ -4,6 +4,8 @@ page (totals, spend per month and the latest transactions) opened from the table
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from datetime import date
 
 import pandas as pd
 import panel as pn
@@ -16,7 +18,7 @@ from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.components.table import ApiPagedTabulator
 from spendlens_dashboard.formatting import format_count, format_money, safe_text
 from spendlens_dashboard.state.clv import format_fixed, format_percent
-from spendlens_dashboard.state.analytics import SEGMENT_LABELS
+from spendlens_dashboard.state.analytics import SEGMENT_LABELS, observed_days
 from spendlens_dashboard.state.view import as_day, as_int, as_list, first, one_of
 from spendlens_dashboard.state.customers import (
     LIFECYCLE_STAGES,
@@ -193,13 +195,19 @@ def profile_html(detail: dict) -> str:
     return f"<h2>{safe_text(name)}</h2><p>{facts}</p>"
 
 
-def monthly_frame(detail: dict) -> pd.DataFrame:
+def monthly_frame(detail: dict, today: date | None = None) -> pd.DataFrame:
+    """Spend per month; the month of `today` is partial (a dashed line to a hollow point)
+    unless today is its last day."""
     rows = detail.get("monthly_spend") or []
+    months = [date.fromisoformat(r["month"][:10]) for r in rows]
+    days = [observed_days(m, "month", today) for m in months]
     return pd.DataFrame(
         {
             "period_start": [r["month"] for r in rows],
             "total_spend": [float(r["total_spend"]) for r in rows],
             "transaction_count": [r["transaction_count"] for r in rows],
+            "days": [seen for seen, _whole in days],
+            "partial": [seen < whole for seen, whole in days],
         }
     )
 
@@ -217,8 +225,16 @@ def recent_frame(detail: dict) -> pd.DataFrame:
 class CustomerDetail(pn.viewable.Viewer):
     """One customer: profile, totals, spend per month and the latest transactions."""
 
-    def __init__(self, store: CustomerDetailStore, currency: str, on_back, **params) -> None:
+    def __init__(
+        self,
+        store: CustomerDetailStore,
+        currency: str,
+        on_back,
+        today: Callable[[], date] = date.today,
+        **params,
+    ) -> None:
         super().__init__(**params)
+        self.today = today
         self.store = store
         self.currency = currency
         self.back = pn.widgets.Button(label="← All customers", color="light", width=160)
@@ -271,7 +287,7 @@ class CustomerDetail(pn.viewable.Viewer):
             self.profile.object = profile_html(detail)
             self.totals.object = totals_html(detail, self.currency)
             self.scores.object = scores_html(detail, self.currency)
-            monthly = monthly_frame(detail)
+            monthly = monthly_frame(detail, self.today())
             self.no_spend.visible = monthly.empty
             self.chart.visible = not monthly.empty
             if not monthly.empty:
@@ -290,7 +306,12 @@ class CustomersPage(pn.viewable.Viewer):
     customer = param.Integer(default=None, allow_None=True, doc="The customer opened, if any")
 
     def __init__(
-        self, store: CustomersStore, detail_store: CustomerDetailStore, currency: str, **params
+        self,
+        store: CustomersStore,
+        detail_store: CustomerDetailStore,
+        currency: str,
+        today: Callable[[], date] = date.today,
+        **params,
     ) -> None:
         super().__init__(**params)
         self.store = store
@@ -365,7 +386,7 @@ class CustomersPage(pn.viewable.Viewer):
             self.table,
             sizing_mode="stretch_width",
         )
-        self.detail = CustomerDetail(detail_store, currency, on_back=self.show_list)
+        self.detail = CustomerDetail(detail_store, currency, on_back=self.show_list, today=today)
         self._layout = pn.Column(self.list_view, sizing_mode="stretch_width")
         if store.items is not None:
             self._draw_now()

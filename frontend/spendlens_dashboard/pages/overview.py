@@ -16,6 +16,7 @@ from spendlens_dashboard import charts
 from spendlens_dashboard.components.kpi import KpiCards
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.components.theme import bokeh_theme
+from spendlens_dashboard.formatting import format_day
 from spendlens_dashboard.state import OverviewStore
 from spendlens_dashboard.state.view import first, one_of
 
@@ -167,8 +168,9 @@ class OverviewPage(pn.viewable.Viewer):
         period = store.summary["period"]
         previous = store.summary["previous_period"]
         self.period.object = (
-            f"**{period['start_date']} – {period['end_date']}** (UTC), compared with "
-            f"{previous['start_date']} – {previous['end_date']}"
+            f"**{format_day(period['start_date'])} – {format_day(period['end_date'])}** (UTC), "
+            f"compared with {format_day(previous['start_date'])} – "
+            f"{format_day(previous['end_date'])}"
         )
         self.empty.visible = store.is_empty
         self.spend_over_time.send(store.timeseries, interval=store.interval, currency=currency)
