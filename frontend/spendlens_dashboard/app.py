@@ -15,6 +15,7 @@ import panel as pn
 from spendlens_dashboard.api import ApiClient
 from spendlens_dashboard.components.address_bar import AddressBar
 from spendlens_dashboard.charts import category_colors
+from spendlens_dashboard.components.breadcrumb import FilterBreadcrumb
 from spendlens_dashboard.components.filter_bar import FilterBar
 from spendlens_dashboard.components.header import UserHeader
 from spendlens_dashboard.components.theme import ThemeSwitch, apply_chart_theme
@@ -102,6 +103,7 @@ class Workspace:
         overview_page.set_theme(app.theme_switch.dark)
         self.pages: dict[str, pn.viewable.Viewer] = {"overview": overview_page}
         self.filter_bar = FilterBar(filters, self.catalog)
+        self.breadcrumb = FilterBreadcrumb(filters, lambda: session.currency)
         # Built on first open of their pages (nothing is fetched for them at login).
         self.customers: CustomersStore | None = None
         self.customer_detail: CustomerDetailStore | None = None
@@ -260,6 +262,7 @@ class Workspace:
         self.download_key = None
         for store in (self.overview, self.transactions):
             store.dispose()
+        self.breadcrumb.dispose()
         if self.importer is not None:
             self.importer.dispose()
         if self.fit_form is not None:
@@ -376,7 +379,8 @@ class App(pn.viewable.Viewer):
             wanted.append(self.workspace.filter_bar)
         if list(self.sidebar.objects) != wanted:
             self.sidebar[:] = wanted
-        self.main[:] = [self.shown]
+        filtered = slug not in UNFILTERED_PAGES
+        self.main[:] = [self.workspace.breadcrumb, self.shown] if filtered else [self.shown]
 
     def _token_changed(self, event) -> None:
         if self.workspace is not None:

@@ -299,6 +299,31 @@ def top_merchants(
     )
 
 
+def bar_at(element: hv.Element, x: object, y: object) -> str | None:
+    """The label of the bar clicked at (x, y): horizontal bars have their labels on the
+    vertical (categorical) axis. None for 'Other' (no filter selects it) or the empty label."""
+    labels = set(element.dimension_values("label")) if len(element) else set()
+    label = y if isinstance(y, str) else x if isinstance(x, str) else None
+    if label in labels and label not in ("Other", EMPTY_DONUT_LABEL):
+        return label
+    return None
+
+
+def wedge_at(element: hv.Element, x: float, y: float) -> str | None:
+    """The label of the donut wedge under (x, y), if the click fell on the ring."""
+    radius = math.hypot(x, y)
+    if not 0.55 <= radius <= 1.0:
+        return None
+    # Wedges run clockwise from twelve o'clock: measure the click the same way.
+    turned = (math.pi / 2 - math.atan2(y, x)) % (2 * math.pi)
+    for wedge in element.split():
+        label = wedge.dimension_values("label")[0]
+        start, end = wedge.dimension_values("from_angle")[0], wedge.dimension_values("to_angle")[0]
+        if start <= turned < end and label not in ("Other", EMPTY_DONUT_LABEL):
+            return str(label)
+    return None
+
+
 def _wedge(start: float, end: float, inner: float, outer: float) -> np.ndarray:
     """Outline of a donut wedge between two angles (radians, counter-clockwise from east)."""
     steps = max(2, int(abs(end - start) / (2 * math.pi) * 120))
@@ -331,6 +356,9 @@ def category_share(
                 "spend_label": row.spend_label,
                 "share_label": format_share(row.total_spend / total),
                 "count_label": row.count_label,
+                # Clockwise from twelve o'clock, for clicks (wedge_at).
+                "from_angle": math.pi / 2 - angle,
+                "to_angle": math.pi / 2 - angle + sweep,
             }
         )
         angle -= sweep
@@ -345,12 +373,22 @@ def category_share(
                 "spend_label": format_money(0, currency),
                 "share_label": "–",
                 "count_label": format_count(0),
+                "from_angle": 0.0,
+                "to_angle": 2 * math.pi,
             }
         )
     polygons = hv.Polygons(
         wedges,
         kdims=["x", "y"],
-        vdims=["label", "color", "spend_label", "share_label", "count_label"],
+        vdims=[
+            "label",
+            "color",
+            "spend_label",
+            "share_label",
+            "count_label",
+            "from_angle",
+            "to_angle",
+        ],
     )
     return polygons.opts(
         title=TITLES["category_share"],
