@@ -11,6 +11,7 @@ import panel as pn
 from spendlens_dashboard import segment_charts
 from spendlens_dashboard.components.frame_table import FrameTabulator
 from spendlens_dashboard.components.loading import DelayedLoading
+from spendlens_dashboard.components.table import fitted
 from spendlens_dashboard.formatting import format_count, format_day, format_money, format_share
 from spendlens_dashboard.segment_charts import PARTIAL_MARK
 from spendlens_dashboard.state.analytics import CohortsStore, cohort_label, observed_days
@@ -144,12 +145,13 @@ class CohortsPage(pn.viewable.Viewer):
             first,
             show_index=False,
             disabled=True,
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
             titles=table_titles(first),
-            max_height=560,
             css_classes=["cohorts-table"],
-            stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+            # The period columns share what is left (a week's many periods may scroll).
+            **fitted(
+                {"cohort": 120, "size": 78, "first_period_revenue": 105},
+                money=("size", "first_period_revenue"),
+            ),
         )
         # Shown and hidden as a whole (toggling a HoloViews pane itself upsets its Bokeh figure).
         self.chart_box = pn.Column(

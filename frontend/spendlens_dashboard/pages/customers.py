@@ -15,7 +15,7 @@ from spendlens_dashboard.components.frame_table import FrameTabulator
 
 from spendlens_dashboard import charts
 from spendlens_dashboard.components.loading import DelayedLoading
-from spendlens_dashboard.components.table import ApiPagedTabulator
+from spendlens_dashboard.components.table import ApiPagedTabulator, fitted
 from spendlens_dashboard.formatting import format_count, format_money, safe_text
 from spendlens_dashboard.state.clv import format_fixed, format_percent
 from spendlens_dashboard.state.analytics import SEGMENT_LABELS, observed_days
@@ -255,13 +255,20 @@ class CustomerDetail(pn.viewable.Viewer):
             recent_frame({}),
             show_index=False,
             disabled=True,
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
             formatters={"id": {"type": "plaintext"}},
             titles=RECENT_TITLES,
-            text_align={"amount": "right"},
-            height=380,
             css_classes=["customer-recent"],
+            **fitted(
+                {
+                    "id": 72,
+                    "occurred_at": 132,
+                    "merchant": 150,
+                    "category": 125,
+                    "kind": 80,
+                    "amount": 110,
+                },
+                money=("amount",),
+            ),
         )
         self._layout = pn.Column(
             self.back,
@@ -361,17 +368,19 @@ class CustomersPage(pn.viewable.Viewer):
             sortable={column: column in SORTABLE for column in TITLES},
             titles=TITLES,
             formatters={"id": {"type": "plaintext"}, "external_id": {"type": "plaintext"}},
-            text_align={
-                "total_spend": "right",
-                "transaction_count": "right",
-                "clv": "right",
-                "p_alive": "right",
-            },
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
-            height=560,
             css_classes=["customers-table"],
-            stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+            **fitted(
+                {
+                    "id": 60,
+                    "name": 160,
+                    "total_spend": 110,
+                    "last_purchase": 105,
+                    "clv": 100,
+                    "signup_date": 100,
+                },
+                money=("total_spend", "clv"),
+                text_align={"transaction_count": "right", "p_alive": "right"},
+            ),
         )
         self.table.param.watch(self._page_chosen, "page")
         self.table.param.watch(lambda e: setattr(store, "sort", api_sort(e.new)), "sorters")

@@ -12,7 +12,7 @@ import panel as pn
 
 from spendlens_dashboard.api import ApiClient, ApiError
 from spendlens_dashboard.components.loading import DelayedLoading
-from spendlens_dashboard.components.table import ApiPagedTabulator
+from spendlens_dashboard.components.table import ApiPagedTabulator, fitted
 from spendlens_dashboard.export import export_href
 from spendlens_dashboard.formatting import format_count
 from spendlens_dashboard.state import CatalogStore, TransactionsStore
@@ -271,12 +271,24 @@ class TransactionsPage(pn.viewable.Viewer):
             titles=TITLES,
             # Ids are names, not quantities: no thousands separators.
             formatters={"id": {"type": "plaintext"}, "customer_id": {"type": "plaintext"}},
-            text_align={"amount": "right", "quantity": "right"},
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
-            height=560,
             css_classes=["transactions-table"],
-            stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+            # The description takes what is left (and ellipsises); the rest always fits.
+            **fitted(
+                {
+                    "id": 72,
+                    "occurred_at": 132,
+                    "customer_id": 82,
+                    "customer_name": 135,
+                    "merchant": 140,
+                    "category": 118,
+                    "quantity": 48,
+                    "kind": 78,
+                    "amount": 100,
+                    "currency": 50,
+                },
+                money=("amount",),
+                text_align={"quantity": "right"},
+            ),
         )
         self.table.param.watch(self._page_chosen, "page")
         self.table.param.watch(self._sorted, "sorters")
