@@ -44,6 +44,9 @@ FIT_JS = """
 """
 
 
+CUT_JS = "cells => cells.map(c => c.scrollWidth > c.clientWidth + 1)"
+
+
 def kpi(tab: Page, key: str):
     return tab.locator(f"[data-kpi-value={key}]")
 
@@ -92,9 +95,14 @@ def test_transactions_table(tab: Page):
         ("occurred_at", "customer_name", "merchant", "quantity", "kind", "amount", "currency"),
         money=("amount",),
     )
-    # Long descriptions end in an ellipsis; the cell's tooltip has them whole.
-    description = tab.locator(".transactions-table .tabulator-cell[tabulator-field=description]")
-    assert description.first.evaluate("c => getComputedStyle(c).textOverflow") == "ellipsis"
+    # Long descriptions end in an ellipsis; the cell's tooltip (its title) has them whole.
+    cells = tab.locator(".transactions-table .tabulator-cell[tabulator-field=description]")
+    cut = [i for i, cut in enumerate(cells.evaluate_all(CUT_JS)) if cut]
+    assert cut, "no description is long enough to be cut"
+    cell = cells.nth(cut[0])
+    assert cell.evaluate("c => getComputedStyle(c).textOverflow") == "ellipsis"
+    cell.hover()
+    expect(cell).to_have_attribute("title", cell.inner_text())
 
 
 def test_customers_list_and_a_customer(tab: Page):
