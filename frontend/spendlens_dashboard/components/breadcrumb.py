@@ -63,7 +63,7 @@ class FilterBreadcrumb(pn.viewable.Viewer):
             chip = pn.widgets.Button(
                 label=f"{text} ✕",
                 description=f"Remove the filter {text}",
-                button_type="light",
+                color="light",
                 stylesheets=[CHIP_CSS],
                 margin=(5, 4),
                 css_classes=["filter-chip"],
@@ -71,7 +71,7 @@ class FilterBreadcrumb(pn.viewable.Viewer):
             chip.on_click(lambda _event, change=removal: self.filters.param.update(**change))
             items.append(chip)
         if len(chips) > 1:
-            clear = pn.widgets.Button(label="Clear all", button_type="light", margin=(5, 4))
+            clear = pn.widgets.Button(label="Clear all", color="light", margin=(5, 4))
             clear.on_click(lambda _event: self.filters.reset())
             items.append(clear)
         self._layout[:] = items

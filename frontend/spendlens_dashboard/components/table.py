@@ -85,7 +85,7 @@ class CellTitles(ReactiveHTML):
     title (the browser's tooltip) when the pointer reaches it. A title attribute is text, so a
     user-written value can never become markup (Tabulator's tooltips set it as HTML)."""
 
-    _template = '<div id="cell-titles" style="display: none"></div>'
+    _template = '<div id="titles" style="display: none"></div>'
 
     _scripts = {
         "render": """
