@@ -17,7 +17,6 @@ from spendlens_dashboard.components.address_bar import AddressBar
 from spendlens_dashboard.charts import category_colors
 from spendlens_dashboard.components.breadcrumb import FilterBreadcrumb
 from spendlens_dashboard.components.filter_bar import FilterBar
-from spendlens_dashboard.components.table import CellTitles
 from spendlens_dashboard.components.header import UserHeader
 from spendlens_dashboard.components.theme import ThemeSwitch, apply_chart_theme
 from spendlens_dashboard.config import DashboardSettings, get_settings
@@ -329,7 +328,6 @@ class App(pn.viewable.Viewer):
                     self.header,
                     self.theme_switch,
                     self.address,
-                    CellTitles(),
                     self.session_cookie,
                     sizing_mode="stretch_width",
                 )

@@ -16,7 +16,10 @@ from panel.reactive import ReactiveHTML
 
 
 class AddressBar(ReactiveHTML):
-    """`show(search, push)` puts '?…' in the address bar; `popped` changes on Back/Forward."""
+    """`show(search, push)` puts '?…' in the address bar; `popped` changes on Back/Forward.
+
+    (It also gives cut-off table cells their whole text as a tooltip: one small model in the
+    page for the browser-side helpers rather than one each.)"""
 
     wanted = param.String(default="", doc="'P?…' to push a history entry, 'R?…' to replace it")
     popped = param.String(default="", doc="'<n>|?…': the query string Back/Forward went to")
@@ -41,9 +44,25 @@ class AddressBar(ReactiveHTML):
             };
             window.addEventListener('popstate', state.listener);
             state.apply();
+            // Table cells cut by their ellipsis get their whole text as a title (a tooltip);
+            // an attribute is text, never markup (Tabulator's own tooltips insert HTML).
+            state.titles = (event) => {
+              const path = event.composedPath ? event.composedPath() : [];
+              for (const el of path) {
+                if (el.classList && el.classList.contains('tabulator-cell')) {
+                  if (el.scrollWidth > el.clientWidth + 1) { el.title = el.textContent; }
+                  else if (el.hasAttribute('title')) { el.removeAttribute('title'); }
+                  return;
+                }
+              }
+            };
+            document.addEventListener('mouseover', state.titles, true);
         """,
         "wanted": "state.apply();",
-        "remove": "window.removeEventListener('popstate', state.listener);",
+        "remove": """
+            window.removeEventListener('popstate', state.listener);
+            document.removeEventListener('mouseover', state.titles, true);
+        """,
     }
 
     def __init__(self, **params) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pandas as pd
 import param
-from panel.reactive import ReactiveHTML
 from panel.widgets import Tabulator
 
 
@@ -64,7 +63,7 @@ FIT_CSS = """
 def fitted(widths: dict[str, int], money: tuple[str, ...] = (), **options) -> dict:
     """Tabulator options for a table that fits its box at 1440 × 900: the columns in `widths`
     (amounts, dates, names, ids: what must never be cut) get that many pixels, the others
-    share what is left and ellipsise what does not fit (CellTitles shows it whole on hover);
+    share what is left and ellipsise what does not fit (a cell title shows it whole on hover, see AddressBar);
     money is right-aligned; no fixed height, so the table is as tall as its rows."""
     align = {column: "right" for column in money}
     align.update(options.pop("text_align", {}))
@@ -72,37 +71,9 @@ def fitted(widths: dict[str, int], money: tuple[str, ...] = (), **options) -> di
         layout="fit_columns",
         widths=widths,
         text_align=align,
-        # Cell tooltips come from CellTitles (Tabulator's own would insert the text as HTML).
+        # Cell tooltips come from the AddressBar component's cell titles (Tabulator's own would insert the text as HTML).
         configuration={"columnDefaults": {"headerTooltip": True}},
         sizing_mode="stretch_width",
         stylesheets=[FIT_CSS],
         **options,
     )
-
-
-class CellTitles(ReactiveHTML):
-    """Once per page: a table cell whose text is cut by its ellipsis gets the whole text as its
-    title (the browser's tooltip) when the pointer reaches it. A title attribute is text, so a
-    user-written value can never become markup (Tabulator's tooltips set it as HTML)."""
-
-    _template = '<div id="titles" style="display: none"></div>'
-
-    _scripts = {
-        "render": """
-            state.listener = (event) => {
-              const path = event.composedPath ? event.composedPath() : [];
-              for (const el of path) {
-                if (el.classList && el.classList.contains('tabulator-cell')) {
-                  if (el.scrollWidth > el.clientWidth + 1) { el.title = el.textContent; }
-                  else if (el.hasAttribute('title')) { el.removeAttribute('title'); }
-                  return;
-                }
-              }
-            };
-            document.addEventListener('mouseover', state.listener, true);
-        """,
-        "remove": "document.removeEventListener('mouseover', state.listener, true);",
-    }
-
-    def __init__(self, **params) -> None:
-        super().__init__(height=0, width=0, margin=0, **params)
