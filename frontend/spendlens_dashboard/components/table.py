@@ -63,15 +63,15 @@ FIT_CSS = """
 def fitted(widths: dict[str, int], money: tuple[str, ...] = (), **options) -> dict:
     """Tabulator options for a table that fits its box at 1440 × 900: the columns in `widths`
     (amounts, dates, names, ids: what must never be cut) get that many pixels, the others
-    share what is left and ellipsise what does not fit (a cell title shows it whole on hover, see AddressBar);
-    money is right-aligned; no fixed height, so the table is as tall as its rows."""
+    share what is left and ellipsise what does not fit (a title shows it whole on hover, see
+    AddressBar); money is right-aligned; no fixed height: the table is as tall as its rows."""
     align = {column: "right" for column in money}
     align.update(options.pop("text_align", {}))
     return dict(
         layout="fit_columns",
         widths=widths,
         text_align=align,
-        # Cell tooltips come from the AddressBar component's cell titles (Tabulator's own would insert the text as HTML).
+        # Cell tooltips are titles set by AddressBar (Tabulator's own insert the text as HTML).
         configuration={"columnDefaults": {"headerTooltip": True}},
         sizing_mode="stretch_width",
         stylesheets=[FIT_CSS],
