@@ -18,16 +18,18 @@ install: $(STAMP)
 run: install
 	$(BIN)/spendlens run
 
-## Lint, then the whole test suite against a real PostgreSQL, failing under 85% coverage.
+## Lint, then the whole test suite against a real PostgreSQL, failing under 85% coverage: the API's
+## tests and the dashboard's as two pytest processes side by side (SPENDLENS_TEST_SERIAL=1: one
+## after the other), coverage added up over both (scripts/run_tests.py).
 test: install lint
-	$(BIN)/pytest --cov --cov-report=term-missing:skip-covered
+	$(BIN)/python scripts/run_tests.py
 
 lint: install
-	$(BIN)/flake8 backend frontend bench
-	$(BIN)/black --check --quiet backend frontend bench
+	$(BIN)/flake8 backend frontend bench scripts
+	$(BIN)/black --check --quiet backend frontend bench scripts
 
 format: install
-	$(BIN)/black backend frontend bench
+	$(BIN)/black backend frontend bench scripts
 
 bench: install
 	$(BIN)/python bench/api_bench.py

@@ -9,12 +9,16 @@ from spendlens.catalog.endpoints import router as catalog_router
 from spendlens.cohorts.endpoints import router as cohorts_router
 from spendlens.clv.endpoints import router as clv_router
 from spendlens.customers.endpoints import router as customers_router
+from spendlens.events.endpoints import router as events_router
 from spendlens.exports.endpoints import router as exports_router
 from spendlens.imports.endpoints import router as imports_router
 from spendlens.jobs.endpoints import router as jobs_router
+from spendlens.journey.endpoints import customer_stages_router
+from spendlens.journey.endpoints import router as journey_router
 from spendlens.metrics.endpoints import router as metrics_router
 from spendlens.segments.endpoints import customer_rfm_router
 from spendlens.segments.endpoints import router as segments_router
+from spendlens.subscriptions.endpoints import router as plans_router
 from spendlens.transactions.endpoints import router as transactions_router
 from spendlens.users.endpoints import router as users_router
 
@@ -37,3 +41,7 @@ api_router.include_router(exports_router)
 api_router.include_router(segments_router)
 api_router.include_router(cohorts_router)
 api_router.include_router(clv_router)
+api_router.include_router(events_router)
+api_router.include_router(plans_router)
+api_router.include_router(customer_stages_router)
+api_router.include_router(journey_router)

@@ -89,7 +89,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
     created = [result.slug for result in results if result.created]
     if created:
         _queue_first_rfm_snapshots(created, args.as_of)
+        _queue_first_journeys(created)
         print(f"queued the first RFM snapshot of {', '.join(created)} (the worker computes it)")
+        print(f"queued the customer stages of {', '.join(created)} (a `journey` job)")
     return 0
 
 
@@ -108,6 +110,23 @@ def _queue_first_rfm_snapshots(slugs: list[str], as_of) -> None:
         ).scalars()
         for org_id in list(orgs):
             queue_recompute(conn, org_id, trigger="seed", as_of=as_of)
+
+
+def _queue_first_journeys(slugs: list[str]) -> None:
+    """New demo organisations get their customers' stages derived from the seeded events by a
+    `journey` job right away (the seed writes events directly, not through the ingest)."""
+    from sqlalchemy import select
+
+    from spendlens.db import background_transaction
+    from spendlens.journey.service import queue_full_rebuild
+    from spendlens.models import Organization
+
+    with background_transaction() as conn:
+        orgs = conn.execute(
+            select(Organization.id).where(Organization.slug.in_(slugs)).order_by(Organization.id)
+        ).scalars()
+        for org_id in list(orgs):
+            queue_full_rebuild(conn, org_id, trigger="seed")
 
 
 def _serve(host: str, port: int, reload: bool = False) -> None:

@@ -72,9 +72,15 @@ class Settings(BaseSettings):
     rate_limit_per_address: str = "6000/minute"
     rate_limit_login: str = "30/minute"
     rate_limit_signup: str = "10/minute;20/hour"
+    # Per ingest key (POST /events only): 6,000 batches of up to 1,000 events a minute.
+    rate_limit_per_ingest_key: str = "6000/minute"
 
     @field_validator(
-        "rate_limit_per_token", "rate_limit_per_address", "rate_limit_login", "rate_limit_signup"
+        "rate_limit_per_token",
+        "rate_limit_per_address",
+        "rate_limit_login",
+        "rate_limit_signup",
+        "rate_limit_per_ingest_key",
     )
     @classmethod
     def _parse_rate_limit(cls, value: str) -> str:

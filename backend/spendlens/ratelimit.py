@@ -19,6 +19,7 @@ from spendlens.auth.dependencies import oauth2_scheme
 from spendlens.auth.security import decode_access_token
 from spendlens.config import Settings
 from spendlens.errors import AppError, TooManyRequests
+from spendlens.events.keys import is_ingest_key, key_hash
 
 logger = logging.getLogger("spendlens.ratelimit")
 
@@ -39,6 +40,7 @@ class RateLimiter:
         self.per_address = parse_many(settings.rate_limit_per_address)
         self.login = parse_many(settings.rate_limit_login)
         self.signup = parse_many(settings.rate_limit_signup)
+        self.per_ingest_key = parse_many(settings.rate_limit_per_ingest_key)
 
     def hit(self, scope: str, key: str, items: list[RateLimitItem]) -> None:
         """Count one request of `key` against each limit; TooManyRequests once one is exceeded."""
@@ -78,9 +80,14 @@ def _limiter(request: Request) -> RateLimiter:
 
 def limit_api_call(request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]) -> None:
     """Every /api/v1 call: per client address, and per user for a valid token (all of one user's
-    tokens share a budget). A call without a valid token counts per address only."""
+    tokens share a budget) or per ingest key. A call without a valid token counts per address
+    only."""
     limiter = _limiter(request)
     limiter.hit("address", client_address(request), limiter.per_address)
+    if token and is_ingest_key(token):
+        # Counted per key (by its hash: the secret itself is never a storage key).
+        limiter.hit("ingest_key", key_hash(token)[:32], limiter.per_ingest_key)
+        return
     if token:
         try:
             claims = decode_access_token(token, request.app.state.settings)

@@ -14,7 +14,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, func, insert, select, text
 
 from spendlens.auth.security import hash_password
+from spendlens.events import demo as demo_events
 from spendlens.models import Customer, Merchant, Organization, Transaction, User
 
 logger = logging.getLogger(__name__)
@@ -258,14 +259,33 @@ def seed_demo(
     as_of = as_of or datetime.now(UTC).date()
     started = time.perf_counter()
     results: list[OrgSeedResult] = []
+    event_histories: list[Callable[[], None]] = []
     with engine.begin() as conn:
         conn.execute(select(func.pg_advisory_xact_lock(_SEED_LOCK_KEY)))
         for spec in ORGS:
-            results.append(_seed_org(conn, spec, as_of=as_of, scale=scale, seed=seed))
+            results.append(
+                _seed_org(conn, spec, as_of=as_of, scale=scale, seed=seed, later=event_histories)
+            )
+        # Events (and the leads they create) come after every organisation's customers, so the
+        # customers' ids are what they were before the demo had events.
+        for seed_history in event_histories:
+            seed_history()
         users_created = _seed_users(conn)
         if any(result.created for result in results) or users_created:
             # Dashboards query right after seeding; fresh statistics keep the planner honest.
-            for table in ("organizations", "users", "merchants", "customers", "transactions"):
+            for table in (
+                "organizations",
+                "users",
+                "merchants",
+                "customers",
+                "transactions",
+                "events",
+                "event_ids",
+                "plans",
+                "shops",
+                "invoices",
+                "payments",
+            ):
                 conn.execute(text(f"ANALYZE {table}"))
     logger.info("demo data seeded in %.1f s", time.perf_counter() - started)
     return results
@@ -287,7 +307,13 @@ def main_summary(results: Sequence[OrgSeedResult]) -> str:
 
 
 def _seed_org(
-    conn: Connection, spec: OrgSpec, *, as_of: date, scale: float, seed: int
+    conn: Connection,
+    spec: OrgSpec,
+    *,
+    as_of: date,
+    scale: float,
+    seed: int,
+    later: list[Callable[[], None]],
 ) -> OrgSeedResult:
     orgs = Organization.__table__
     org_id = conn.execute(select(orgs.c.id).where(orgs.c.slug == spec.slug)).scalar()
@@ -317,6 +343,7 @@ def _seed_org(
     conn.execute(text("ANALYZE customers, merchants"))
     rows = world.make_transactions(customers)
     _copy_transactions(conn, org_id, world, rows, customer_ids, merchant_ids)
+    later.append(lambda: _seed_events(conn, org_id, world, customers, rows, seed=seed, as_of=as_of))
     logger.info(
         "seeded %s: %d customers, %d transactions in %.1f s",
         spec.slug,
@@ -371,6 +398,43 @@ def _seed_users(conn: Connection) -> int:
         )
         created += 1
     return created
+
+
+def _seed_events(
+    conn: Connection,
+    org_id: int,
+    world: _DemoWorld,
+    customers: list[_DemoCustomer],
+    rows: list[_Row],
+    *,
+    seed: int,
+    as_of: date,
+) -> None:
+    started = time.perf_counter()
+    count = demo_events.seed_events(
+        conn,
+        org_id,
+        slug=world.spec.slug,
+        seed=seed,
+        as_of=as_of,
+        history_start=world.first_day,
+        currency=world.spec.base_currency,
+        customers=[
+            demo_events.DemoCustomer(
+                c.external_id, c.name, c.email, c.signup_date, c.lifecycle_stage == "churned"
+            )
+            for c in customers
+        ],
+        # Numbered as _copy_transactions numbers them (T0000001 … in time order).
+        purchases=[
+            demo_events.DemoPurchase(float(at), i, cents, f"T{n:07d}")
+            for n, (at, _, i, _m, cents, *_rest) in enumerate(rows, start=1)
+            if cents > 0
+        ],
+    )
+    logger.info(
+        "seeded %s: %d events in %.1f s", world.spec.slug, count, time.perf_counter() - started
+    )
 
 
 # --- generation ----------------------------------------------------------------------------------

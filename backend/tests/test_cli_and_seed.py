@@ -12,6 +12,8 @@ from sqlalchemy import text
 from spendlens.auth.security import verify_password
 from spendlens.cli import _use_database, build_parser, main
 from spendlens.db import make_engine
+from spendlens.jobs.runner import run_job
+from spendlens.journey.job import execute_rebuild
 from spendlens.seed import DEMO_PASSWORD, DEMO_USERS
 
 FINGERPRINT = text(
@@ -53,7 +55,34 @@ def test_migrate_then_seed_twice_changes_nothing(cli_database, capsys):
             ("acme-retail", "queued", "2026-03-31", "seed"),
             ("globex", "queued", "2026-03-31", "seed"),
         ]
-        assert procrastinate_jobs == 2  # a worker picks them up
+        assert procrastinate_jobs == 4  # a worker picks them up (rfm and journey)
+        assert "queued the customer stages of acme-retail, globex" in first
+        journey_jobs = text(
+            "SELECT j.org_id, j.id FROM jobs j WHERE j.kind = 'journey' "
+            "AND j.params->>'trigger' = 'seed' AND j.state = 'queued' ORDER BY j.org_id"
+        )
+        with engine.connect() as conn:
+            journeys = conn.execute(journey_jobs).all()
+        assert len(journeys) == 2
+        # What the worker does with them: every demo customer with events gets their stages.
+        assert run_job(journeys[0].org_id, journeys[0].id, execute_rebuild, engine=engine) == (
+            "succeeded"
+        )
+        with engine.connect() as conn:
+            without_stages = conn.execute(
+                text(
+                    "SELECT count(*) FROM customers c WHERE c.org_id = :org AND EXISTS "
+                    "(SELECT 1 FROM events e WHERE e.org_id = c.org_id AND e.customer_id = c.id) "
+                    "AND NOT EXISTS (SELECT 1 FROM customer_stages s "
+                    "WHERE s.org_id = c.org_id AND s.customer_id = c.id)"
+                ),
+                {"org": journeys[0].org_id},
+            ).scalar_one()
+            stages = conn.execute(
+                text("SELECT count(DISTINCT stage) FROM customer_stages WHERE org_id = :org"),
+                {"org": journeys[0].org_id},
+            ).scalar_one()
+        assert without_stages == 0 and stages == 4
         assert main(["seed", "--as-of", "2026-03-31", "--scale", "0.05"]) == 0
         again = capsys.readouterr().out
         assert "already present" in again and "queued" not in again

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from spendlens.kit.input_guard import MAX_BODY_BYTES, MAX_JSON_DEPTH
+from spendlens.kit.input_guard import MAX_BODY_BYTES, MAX_JSON_DEPTH, InputRefused, _check_body
 
 NUL, BELL, C1 = "\x00", "\x07", "\x85"
 
@@ -140,3 +140,51 @@ def test_skip_past_its_bound_is_422_on_every_list(client, auth_headers, path, sk
 
 def test_there_are_lists_to_check():
     assert len(_list_routes()) >= 9
+
+
+class TestJsonBodyCheck:
+    """The body check skips the string-by-string walk only when no string can hold a control
+    character; it refuses exactly what the walk refuses."""
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            '{"a": "x\\u0001"}'.encode(),
+            '{"a": "\\b"}'.encode(),
+            '{"a": "\\f"}'.encode(),
+            '{"a": "\\u007F"}'.encode(),
+            '{"a": "\\u0085"}'.encode(),
+            '{"a": "\x7f"}'.encode(),
+            '{"a": "\u0085"}'.encode(),
+            '{"k\\u0007": 1}'.encode(),
+            '{"a": ["ok", {"b": "\\u001b"}]}'.encode(),
+            '{"a": "x\\u0001"}'.encode("utf-16"),
+        ],
+    )
+    def test_control_characters_are_refused_however_written(self, body):
+        with pytest.raises(InputRefused):
+            _check_body("application/json", body)
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            '{"a": "tab\\t, new line\\n, return\\r, é \\u00e9, \\\\b \\\\u0001"}'.encode(),
+            '{"a": "x\\u0009\\u000a"}'.encode(),
+        ],
+    )
+    def test_text_without_control_characters_passes(self, body):
+        _check_body("application/json", body)
+
+    def test_the_depth_limit_holds_on_both_paths(self):
+        # The second leaf is the text backslash-u0001: no control character, but the full walk.
+        for escape in ("", r"\u0001"):
+            at_limit: object = escape
+            for _ in range(MAX_JSON_DEPTH):
+                at_limit = [at_limit]
+            _check_body("application/json", json.dumps(at_limit).encode())
+            with pytest.raises(InputRefused):
+                _check_body("application/json", json.dumps([at_limit]).encode())
+            empty_at_limit: object = []
+            for _ in range(MAX_JSON_DEPTH):
+                empty_at_limit = [empty_at_limit]
+            _check_body("application/json", json.dumps(empty_at_limit).encode())

@@ -37,6 +37,11 @@ WRITE_ROUTE_ROLES = {
     ("PUT", "/api/v1/auth/me/password"): "viewer",
     ("POST", "/api/v1/segments/recompute"): "analyst",
     ("PUT", "/api/v1/segments/settings"): "admin",
+    ("PUT", "/api/v1/journey/settings"): "admin",
+    ("POST", "/api/v1/events"): "analyst",
+    ("POST", "/api/v1/plans"): "analyst",
+    ("POST", "/api/v1/ingest-keys"): "admin",
+    ("DELETE", "/api/v1/ingest-keys/{key_id}"): "admin",
 }
 # Write routes whose every input is optional: an allowed role gets straight to 202 with `{}`.
 NOTHING_TO_VALIDATE = {("POST", "/api/v1/segments/recompute")}

@@ -24,6 +24,7 @@ ID_TABLES = {
     "job_id": "jobs",
     "fit_id": "clv_fits",
     "invitation_id": "invitations",
+    "key_id": "ingest_keys",
 }
 # A valid body per write route, so that the request gets past validation to the lookup.
 BODIES = {
@@ -39,6 +40,11 @@ TENANT_TABLES = (
     "jobs",
     "clv_fits",
     "invitations",
+    "events",
+    "ingest_keys",
+    "plans",
+    "shops",
+    "payments",
 )
 
 
@@ -89,7 +95,23 @@ def other_orgs_ids(session: Session, demo) -> dict[str, int]:
     invitation, _ = invitations.create(
         session, admin, InvitationIn(email="invited@globex.example", role="viewer"), get_settings()
     )
+    from spendlens.events import keys, service as events_service
+
+    key, _ = keys.create(session, admin, "globex feed")
+    events_service.ingest(
+        session,
+        demo.globex.id,
+        [
+            {
+                "event_id": "6f1d8c1e-0000-4000-8000-00000000a001",
+                "type": "login",
+                "occurred_at": "2026-01-01T00:00:00Z",
+                "customer": customer.external_id,
+            }
+        ],
+    )
     return {
+        "key_id": key.id,
         "invitation_id": invitation.id,
         "user_id": user.id,
         "transaction_id": transaction.id,

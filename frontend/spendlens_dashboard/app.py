@@ -20,7 +20,7 @@ from spendlens_dashboard.components.filter_bar import FilterBar
 from spendlens_dashboard.components.header import UserHeader
 from spendlens_dashboard.components.theme import ThemeSwitch, apply_chart_theme
 from spendlens_dashboard.config import DashboardSettings, get_settings
-from spendlens_dashboard.export import DOWNLOAD_KEYS
+from spendlens_dashboard.export import DOWNLOAD_KEYS, ROTATE_SECONDS, session_browser_id
 from spendlens_dashboard.pages import NAVIGATION, PAGES
 from spendlens_dashboard.components.jobs_panel import JobsPanel
 from spendlens_dashboard.pages.clv import FitForm
@@ -77,7 +77,17 @@ class Workspace:
         session, client, filters = app.session, app.session.client, app.filters
         self.app = app
         self.query = query  # the view the address asked for, read by pages built later
-        self.download_key = DOWNLOAD_KEYS.issue(session)
+        # Download keys are short-lived: the links on screen move to a fresh key every few
+        # minutes (export.py); every key this login issued dies with it.
+        self.browser = session_browser_id()
+        self.download_key: str | None = DOWNLOAD_KEYS.issue(session, self.browser)
+        self._download_keys = [self.download_key]
+        self._rotation = None
+        doc = pn.state.curdoc
+        if doc is not None and doc.session_context is not None:
+            self._rotation = pn.state.add_periodic_callback(
+                self.rotate_download_key, period=ROTATE_SECONDS * 1000
+            )
         self.catalog = CatalogStore(client)
         self.overview = OverviewStore(
             client, filters, interval=one_of(first(query, "interval"), INTERVALS, "day")
@@ -257,8 +267,25 @@ class Workspace:
         for store in self.analytics:
             store.load()
 
+    def rotate_download_key(self) -> None:
+        """A fresh key for the download links; the previous one still works until it expires,
+        so a download started a moment ago is not cut."""
+        if self.download_key is None:
+            return
+        self.download_key = DOWNLOAD_KEYS.issue(self.app.session, self.browser)
+        self._download_keys.append(self.download_key)
+        for page in self.pages.values():
+            for refresh in ("refresh_download", "refresh_downloads"):
+                if hasattr(page, refresh):
+                    getattr(page, refresh)()
+
     def dispose(self) -> None:
-        DOWNLOAD_KEYS.revoke(self.download_key)
+        if self._rotation is not None:
+            self._rotation.stop()
+            self._rotation = None
+        for key in self._download_keys:
+            DOWNLOAD_KEYS.revoke(key)
+        self._download_keys = []
         self.download_key = None
         for store in (self.overview, self.transactions):
             store.dispose()

@@ -7,8 +7,9 @@ chunk (a large organisation never sits in the dashboard's memory or blocks its e
 
 A key is bound to the browser it was issued to (the browser cookie of security.py, read from the
 page request that opened the session): the same link from curl, or any other browser, is a 404,
-exactly like a made-up key. The key dies at logout and when the browser session ends, so it lives
-no longer than the page that shows it.
+exactly like a made-up key. A key is also short-lived: it expires KEY_LIFETIME_SECONDS after it was
+issued, and the page swaps its links to a fresh key every ROTATE_SECONDS, so a link on screen always
+works while a copied one soon stops. It dies at logout and when the browser session ends too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -67,12 +70,24 @@ ROUTE = (
 )
 
 
-class DownloadKeys:
-    """Maps download keys to the (live) sessions that issued them and their browser's id."""
+# A key downloads for 15 minutes after it was issued; the page rotates its links well before.
+KEY_LIFETIME_SECONDS = 15 * 60
+ROTATE_SECONDS = 5 * 60
 
-    def __init__(self) -> None:
-        self._sessions: dict[str, tuple[weakref.ref[Session], str | None]] = {}
+
+class DownloadKeys:
+    """Maps download keys to the (live) sessions that issued them, their browser's id and the
+    moment they expire."""
+
+    def __init__(
+        self,
+        lifetime_seconds: float = KEY_LIFETIME_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions: dict[str, tuple[weakref.ref[Session], str | None, float]] = {}
         self._lock = threading.Lock()
+        self.lifetime_seconds = lifetime_seconds
+        self._clock = clock
 
     def issue(self, session: "Session", browser: str | None = None) -> str:
         """A new key for `session`, bound to `browser` (default: the browser cookie of the
@@ -80,8 +95,12 @@ class DownloadKeys:
         if browser is None:
             browser = session_browser_id()
         key = secrets.token_urlsafe(32)
+        now = self._clock()
         with self._lock:
-            self._sessions[key] = (weakref.ref(session), browser)
+            # Forget the keys that can no longer download anything.
+            for old in [k for k, (_r, _b, ends) in self._sessions.items() if ends <= now]:
+                del self._sessions[old]
+            self._sessions[key] = (weakref.ref(session), browser, now + self.lifetime_seconds)
         return key
 
     def revoke(self, key: str | None) -> None:
@@ -91,17 +110,23 @@ class DownloadKeys:
     def session_for(self, key: str) -> "Session | None":
         """The logged-in session that issued `key`, whichever browser asks."""
         with self._lock:
-            ref, _browser = self._sessions.get(key, (None, None))
+            ref, _browser, ends = self._sessions.get(key, (None, None, 0.0))
+        if ends <= self._clock():
+            return None
         session = ref() if ref else None
         return session if session is not None and session.token else None
 
     def download_for(self, key: str, browser: str | None) -> "Session | None":
         """The session whose key this is, when `browser` is the one it was issued to."""
         with self._lock:
-            _ref, bound = self._sessions.get(key, (None, None))
+            _ref, bound, _ends = self._sessions.get(key, (None, None, 0.0))
         if not bound or not browser or not secrets.compare_digest(bound, browser):
             return None
         return self.session_for(key)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._sessions
 
     def __len__(self) -> int:
         return len(self._sessions)

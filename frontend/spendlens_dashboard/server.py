@@ -41,10 +41,12 @@ def _origins(host: str, port: int) -> list[str]:
 
 def _server_kwargs(host: str, port: int, api_url: str | None) -> dict:
     settings = _settings_for(api_url)
+    # Imported here, before any session exists: the module calls `pn.extension(...)`, and run
+    # inside the first browser session that would configure (notifications, design) that
+    # session only, and every later visitor would get no toasts.
+    from spendlens_dashboard.app import create_app
 
     def session_app():
-        from spendlens_dashboard.app import create_app
-
         return create_app(settings)
 
     # API calls run on worker threads (see background.py); browser events stay in order.

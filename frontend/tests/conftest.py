@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import uuid
 from urllib.parse import urlparse
 from collections.abc import Callable, Iterator
@@ -75,39 +74,41 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def api_url(database_url: str) -> Iterator[str]:
-    """The real API (uvicorn) on a free port, on a background thread."""
-    import uvicorn
+    """The real API (`spendlens serve`, uvicorn) on a free port, in a process of its own.
 
-    from spendlens.config import get_settings
-    from spendlens.main import create_app
-
+    Not a thread of the test process: there it shared one interpreter lock with the dashboard
+    server, Playwright and the coverage tracer, and late in a full run its answers took long
+    enough (18 s for a list of merchants) for browser tests to time out. Its log is
+    test-output/api.log."""
+    logs = ROOT / "test-output"
+    logs.mkdir(parents=True, exist_ok=True)
+    port = free_port()
     # One API serves the whole run from one address, and every browser test uses the same demo
     # accounts: the dashboard's bursts (a page is a dozen calls) would meet the per-token and
     # per-address limits, which are for production traffic; the backend's tests cover them.
-    settings = get_settings().model_copy(
-        update={
-            "rate_limit_login": "1000/minute",
-            "rate_limit_signup": "1000/minute",
-            "rate_limit_per_token": "100000/minute",
-            "rate_limit_per_address": "100000/minute",
-        }
+    env = dict(
+        os.environ,
+        SPENDLENS_DATABASE_URL=database_url,
+        SPENDLENS_RATE_LIMIT_LOGIN="1000/minute",
+        SPENDLENS_RATE_LIMIT_SIGNUP="1000/minute",
+        SPENDLENS_RATE_LIMIT_PER_TOKEN="100000/minute",
+        SPENDLENS_RATE_LIMIT_PER_ADDRESS="100000/minute",
     )
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="spendlens-api", daemon=True)
-    thread.start()
+    command = [sys.executable, "-m", "spendlens.cli", "serve", "--port", str(port)]
+    with open(logs / "api.log", "wb") as log:
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    wait_until_up(url + "/livez")
+    try:
+        wait_until_up(url + "/livez", timeout=60)
+    except RuntimeError:
+        process.kill()
+        raise RuntimeError((logs / "api.log").read_text()[-3000:]) from None
     yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 @pytest.fixture(scope="session")

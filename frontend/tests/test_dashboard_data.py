@@ -329,3 +329,32 @@ def test_report_and_preview_frames():
     assert preview.to_dict("records") == [{"row": 1, "amount": "1.00", "problem": "zero"}]
     html = summary_html({"rows": 1200, "new": 3}, would_succeed=False)
     assert 'data-import-figure="rows">1,200<' in html and "would be refused" in html
+
+
+def test_the_recent_jobs_turn_a_queued_job_into_its_end_without_a_click(
+    page: BrowserPage, api_url: str, fresh_org: tuple[str, str]
+):
+    """A job queued when the page opened is shown finished once it is, with no Refresh: the
+    list is fetched again while one of its jobs is queued or running."""
+    from sqlalchemy import text
+    from tests.jobs import toy_job
+
+    from spendlens.db import get_engine
+    from spendlens.jobs.registry import record_job
+
+    email, password = fresh_org
+    client = logged_in_client(api_url, email, password)
+    org_id = client.me()["organization"]["id"]
+    client.close()
+    with get_engine().begin() as conn:  # recorded, not queued: no worker takes it
+        job_id = record_job(conn, org_id, toy_job.KIND, {"label": "waiting"})
+    tab = log_in(page, email, password)
+    open_data(tab)
+    state = tab.locator(".jobs-table .tabulator-row").first.locator("[tabulator-field=state]")
+    expect(state).to_have_text("queued")
+    with get_engine().begin() as conn:  # what a worker does when it is done
+        conn.execute(
+            text("UPDATE jobs SET state = 'succeeded', finished_at = now() WHERE id = :id"),
+            {"id": job_id},
+        )
+    expect(state).to_have_text("succeeded")

@@ -14,7 +14,7 @@ from spendlens_dashboard.app import App
 from spendlens_dashboard.components.filter_bar import FilterBar
 from spendlens_dashboard.components.table import ApiPagedTabulator
 from spendlens_dashboard.config import DashboardSettings
-from spendlens_dashboard.export import DownloadKeys, export_href
+from spendlens_dashboard.export import DOWNLOAD_KEYS, DownloadKeys, export_href
 from spendlens_dashboard.formatting import format_change, format_money
 from spendlens_dashboard.pages.login import login_failure_message, retry_sentence
 from spendlens_dashboard.state import (
@@ -363,6 +363,38 @@ class TestDownloadLinks:
         keys.revoke(key)
         assert len(keys) == 0
         client.close()
+
+    def test_a_key_expires_after_its_lifetime(self, api_url: str):
+        now = [1000.0]
+        keys = DownloadKeys(lifetime_seconds=900, clock=lambda: now[0])
+        client = logged_in_client(api_url, ANALYST)
+        session = Session(client, token=client.token, user=client.me())
+        key = keys.issue(session, browser="browser-1")
+        now[0] += 899
+        assert keys.download_for(key, "browser-1") is session
+        assert keys.download_for(key, "browser-2") is None  # another browser, never
+        now[0] += 1
+        assert keys.download_for(key, "browser-1") is None
+        assert keys.session_for(key) is None
+        keys.issue(session, browser="browser-1")  # issuing forgets the expired keys
+        assert key not in keys and len(keys) == 1
+        client.close()
+
+    def test_the_page_links_move_to_a_fresh_key_and_logout_kills_them_all(self, api_url: str):
+        app = app_for(api_url)
+        log_in(app, ANALYST)
+        workspace = app.workspace
+        page = workspace.page("transactions")
+        first = workspace.download_key
+        assert f"export/{first}/" in page.download.object
+        workspace.rotate_download_key()
+        second = workspace.download_key
+        assert second != first and f"export/{second}/" in page.download.object
+        # A download started from the old link a moment ago still has its session.
+        assert DOWNLOAD_KEYS.session_for(first) is app.session
+        app.session.logout()
+        assert first not in DOWNLOAD_KEYS and second not in DOWNLOAD_KEYS
+        app.close()
 
     def test_href_carries_the_filters_not_the_token(self):
         href = export_href(

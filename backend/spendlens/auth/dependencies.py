@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends
@@ -11,6 +12,7 @@ from spendlens.auth.security import decode_access_token
 from spendlens.config import Settings, get_settings
 from spendlens.db import SessionDep
 from spendlens.errors import Forbidden, Unauthorized
+from spendlens.events import keys as ingest_keys
 from spendlens.models import Organization, Role, User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
@@ -25,6 +27,11 @@ def get_current_user(
 ) -> User:
     if not token:
         raise Unauthorized("Not authenticated")
+    if ingest_keys.is_ingest_key(token):
+        # A live ingest key may post events (EventWriter) and nothing else.
+        if ingest_keys.authenticate(session, token) is None:
+            raise Unauthorized("Unknown or revoked ingest key")
+        raise Forbidden("An ingest key may only post events (POST /api/v1/events)")
     claims = decode_access_token(token, settings)
     try:
         user_id = int(claims["sub"])
@@ -76,3 +83,32 @@ def get_current_org(session: SessionDep, org_id: OrgScope) -> Organization:
 
 
 CurrentOrg = Annotated[Organization, Depends(get_current_org)]
+
+
+@dataclass(frozen=True)
+class EventWriterIdentity:
+    """Who posts events: an analyst or admin (`user`), or an organisation's ingest key."""
+
+    org_id: int
+    user: User | None = None
+    ingest_key_id: int | None = None
+
+
+def get_event_writer(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> EventWriterIdentity:
+    if token and ingest_keys.is_ingest_key(token):
+        key = ingest_keys.authenticate(session, token)
+        if key is None:
+            raise Unauthorized("Unknown or revoked ingest key")
+        return EventWriterIdentity(org_id=key.org_id, ingest_key_id=key.id)
+    user = get_current_user(session, settings, token)
+    if user.role not in (Role.analyst.value, Role.admin.value):
+        raise Forbidden("Requires role: admin or analyst, or an ingest key")
+    return EventWriterIdentity(org_id=user.org_id, user=user)
+
+
+# POST /events: analysts, admins and ingest keys.
+EventWriter = Annotated[EventWriterIdentity, Depends(get_event_writer)]

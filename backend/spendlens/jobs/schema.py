@@ -8,6 +8,7 @@ from __future__ import annotations
 from procrastinate.schema import SchemaManager
 
 from spendlens.imports.staging import STAGING_SCHEMA
+from spendlens.models.events import EVENT_PARTITION_NAME
 
 _PREFIX = "procrastinate_"
 
@@ -50,8 +51,11 @@ $$;
 
 
 def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
-    """Alembic hook: leave procrastinate's tables (and the staging schema) out of comparisons."""
+    """Alembic hook: leave procrastinate's tables, the partitions of `events` (tables the models
+    do not declare) and the staging schema out of comparisons."""
     if type_ == "table" and name and name.startswith(_PREFIX):
+        return False
+    if type_ == "table" and name and EVENT_PARTITION_NAME.match(name):
         return False
     if type_ == "schema" and name == STAGING_SCHEMA:
         return False

@@ -70,6 +70,30 @@ def check_json(value: Any) -> None:
             pending.extend((child, [*loc, index]) for index, child in enumerate(item))
 
 
+# Where a UTF-8 JSON text may hold a control character inside a string: raw DEL or C1 (raw C0
+# characters are invalid JSON), or an escape that decodes to one (\u0000-\u001f, \u007f-\u009f,
+# \b, \f). False alarms (an escaped backslash before "u0001") only cost the full walk.
+_MAYBE_CONTROL = re.compile(
+    rb"\x7f|\xc2[\x80-\x9f]|\\u00[01][0-9a-fA-F]|\\u007[fF]|\\u00[89][0-9a-fA-F]|\\[bf]"
+)
+
+
+def check_depth(value: Any) -> None:
+    """JSON nested deeper than MAX_JSON_DEPTH refused, as check_json does, without visiting
+    every string: level by level over the containers only."""
+    level, depth = [value], 0
+    while level:
+        if depth >= MAX_JSON_DEPTH and any(level):
+            raise InputRefused(422, ["body"], f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        below = []
+        keep = below.append
+        for item in level:
+            for child in item.values() if type(item) is dict else item:
+                if type(child) is dict or type(child) is list:
+                    keep(child)
+        level, depth = below, depth + 1
+
+
 def _check_body(content_type: str, body: bytes) -> None:
     if content_type == "application/json":
         try:
@@ -78,6 +102,12 @@ def _check_body(content_type: str, body: bytes) -> None:
             raise InputRefused(422, ["body"], f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         except ValueError:
             return  # not JSON: the route's own validation says so
+        if json.detect_encoding(body) == "utf-8" and not _MAYBE_CONTROL.search(body):
+            # No string can hold a control character: only the depth is left to check (a
+            # batch of 1,000 events is checked in a fraction of the full walk's time).
+            if isinstance(document, (dict, list)):
+                check_depth(document)
+            return
         check_json(document)
     else:
         _check_pairs(body.decode("utf-8", "surrogateescape"), "body")

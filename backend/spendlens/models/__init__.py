@@ -3,9 +3,19 @@
 from spendlens.models.base import Base
 from spendlens.models.clv import ClvEstimate, ClvFit
 from spendlens.models.customer import Customer, Merchant
+from spendlens.models.events import Event, EventId, IngestKey
 from spendlens.models.job import Job
+from spendlens.models.journey import (
+    CustomerMilestones,
+    CustomerStage,
+    JourneyDailyStage,
+    JourneyDailyTransition,
+    JourneyPending,
+    JourneySettings,
+)
 from spendlens.models.organization import Organization
 from spendlens.models.segments import RFM_SEGMENTS, RfmScore, RfmSettings, RfmSnapshot
+from spendlens.models.subscriptions import Invoice, Payment, Plan, Shop
 from spendlens.models.transaction import Transaction
 from spendlens.models.user import Invitation, LoginFailure, Role, User
 
@@ -14,16 +24,29 @@ __all__ = [
     "ClvEstimate",
     "ClvFit",
     "Customer",
+    "CustomerMilestones",
+    "CustomerStage",
+    "Event",
+    "EventId",
+    "IngestKey",
+    "Invoice",
     "Invitation",
     "Job",
+    "JourneyDailyStage",
+    "JourneyDailyTransition",
+    "JourneyPending",
+    "JourneySettings",
     "LoginFailure",
     "Merchant",
     "Organization",
+    "Payment",
+    "Plan",
     "RFM_SEGMENTS",
     "RfmScore",
     "RfmSettings",
     "RfmSnapshot",
     "Role",
+    "Shop",
     "Transaction",
     "User",
 ]

@@ -96,7 +96,12 @@ def test_enqueue_of_an_unknown_kind_is_a_clear_error_and_writes_nothing(session)
 
 def test_deployed_kinds_keep_the_task_names_their_queued_jobs_carry():
     # Jobs already in a deployed queue name these tasks: renaming one would strand them.
-    deployed = {"import": "imports.run", "rfm": "segments.recompute", "clv_fit": "clv.fit"}
+    deployed = {
+        "import": "imports.run",
+        "rfm": "segments.recompute",
+        "clv_fit": "clv.fit",
+        "journey": "journey.rebuild",
+    }
     for kind, task in deployed.items():
         assert find_kind(kind).task_name == task
         assert task in queue.tasks

@@ -45,6 +45,14 @@ def jobs_frame(jobs: list[dict] | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(JOB_COLUMNS))
 
 
+# While a listed job is queued or running, the list is fetched again every POLL_SECONDS (for at
+# most MAX_POLLS in a row: a stalled job does not keep a forgotten tab polling forever; Refresh
+# starts again).
+ACTIVE_STATES = ("queued", "running")
+POLL_SECONDS = 3
+MAX_POLLS = 200
+
+
 def _local_time(value: str | None) -> str:
     return value.replace("T", " ")[:19] if value else ""
 
@@ -75,7 +83,9 @@ class JobsPanel(pn.viewable.Viewer):
         self.refresh_button = pn.widgets.Button(
             label="Refresh", variant="outline", width=100, css_classes=["jobs-refresh"]
         )
-        self.refresh_button.on_click(lambda _: store.load())
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self._polls = 0
+        self._poll_pending = False
         self.retry_choice = pn.widgets.Select(
             label="Job to run again", options={}, width=260, css_classes=["jobs-retry-choice"]
         )
@@ -121,6 +131,32 @@ class JobsPanel(pn.viewable.Viewer):
             self.table.value = jobs_frame(self.store.jobs)
             self.retry_choice.options = retryable
             self.retry_button.disabled = not retryable
+        self._poll_while_active()
+
+    def refresh(self) -> None:
+        self._polls = 0
+        self.store.load()
+
+    def _poll_while_active(self) -> None:
+        """Fetch the list again in a moment while one of its jobs is still on its way, so a
+        queued import turns into succeeded (or failed) on screen without a click."""
+        doc = pn.state.curdoc
+        active = any(job["state"] in ACTIVE_STATES for job in self.store.jobs)
+        if not active:
+            self._polls = 0
+            return
+        if self._poll_pending or self._polls >= MAX_POLLS:
+            return
+        if doc is None or doc.session_context is None:  # not served: nothing to poll for
+            return
+        self._poll_pending = True
+        self._polls += 1
+        doc.add_timeout_callback(self._poll, POLL_SECONDS * 1000)
+
+    def _poll(self) -> None:
+        self._poll_pending = False
+        if self.store.client.token:  # not after logout
+            self.store.load()
 
     def _failed(self) -> None:
         store = self.store
