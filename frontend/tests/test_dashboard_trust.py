@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
 from spendlens_dashboard.formatting import format_count
-from spendlens_dashboard.probes import chart_fingerprints, wait_for_charts
+from spendlens_dashboard.probes import CHARTS_JS, chart_fingerprints, wait_for_charts
 
 LAST_30_DAYS = {"start_date": "2026-06-01", "end_date": "2026-06-30"}
 
@@ -255,16 +255,21 @@ PARTIAL_JS = """
 
 def test_a_partial_month_is_dashed_with_a_visible_marker(acme_tab: Page):
     tab = acme_tab
-    tab.locator("select:has(option:text-is('Year to date'))").select_option(label="Last 90 days")
     before = chart_fingerprints(tab)
-    tab.locator(".bk-btn", has_text="Month").click()
+    tab.locator("select:has(option:text-is('Year to date'))").select_option(label="Last 90 days")
     wait_for_charts(tab, changed_from=before)
+    tab.get_by_role("button", name="Month", exact=True).click()
+    # Only the time series changes: wait for its three months (April, May, June).
+    tab.wait_for_function(
+        f"() => {{ const c = ({CHARTS_JS.strip()})()['Spend over time'];"
+        " return c && c.drawn && c.rows === 3; }"
+    )
     # 2 Apr – 30 Jun: April is cut at its start, June is whole.
     shown = tab.evaluate(PARTIAL_JS, "Spend over time")
     assert shown["dashed"] == [2], shown  # one dashed segment: April → May
     assert len(shown["markers"]) == 1 and shown["markers"][0]["size"] >= 12
     assert shown["markers"][0]["inside"], "the marker is cut by the frame's edge"
-    tab.locator(".bk-btn", has_text="Day").click()
+    tab.get_by_role("button", name="Day", exact=True).click()
 
 
 def test_the_running_week_of_cohorts_is_marked(acme_tab: Page):
