@@ -13,7 +13,9 @@ import time
 import panel as pn
 
 from spendlens_dashboard.api import ApiClient
+from spendlens_dashboard.components.address_bar import AddressBar
 from spendlens_dashboard.charts import category_colors
+from spendlens_dashboard.components.breadcrumb import FilterBreadcrumb
 from spendlens_dashboard.components.filter_bar import FilterBar
 from spendlens_dashboard.components.header import UserHeader
 from spendlens_dashboard.components.theme import ThemeSwitch, apply_chart_theme
@@ -24,6 +26,8 @@ from spendlens_dashboard.components.jobs_panel import JobsPanel
 from spendlens_dashboard.pages.clv import FitForm
 from spendlens_dashboard.pages.data import ImportPanel, imported_message
 from spendlens_dashboard.pages.transactions import TransactionEditor, noon_of
+from spendlens_dashboard.security import BROWSER_COOKIE
+from spendlens_dashboard.sessions import DASHBOARD_SESSIONS, page_cookie, page_session_token
 from spendlens_dashboard.state import (
     CatalogStore,
     Filters,
@@ -37,11 +41,22 @@ from spendlens_dashboard.state.clv import ClvFitStore, ClvStore
 from spendlens_dashboard.state.errors import ApiErrors
 from spendlens_dashboard.state.imports import ImportStore
 from spendlens_dashboard.state.jobs import RecentJobsStore
+from spendlens_dashboard.state.session import EXPIRED_MESSAGE
+from spendlens_dashboard.state.view import (
+    PAGE_KEY,
+    Query,
+    first,
+    one_of,
+    parse_search,
+    restore_filters,
+    view_search,
+)
 
 pn.extension("tabulator", design="bootstrap", notifications=True, inline=False)
 
 PRODUCT_NAME = "Spendlens"
 UNFILTERED_PAGES = ("customers", "segments", "cohorts", "clv", "data")
+INTERVALS = ("day", "week", "month")
 APP_CSS = """
 .login-card { border: 1px solid var(--panel-border-color, #ddd); border-radius: 10px;
               padding: 10px 20px 20px; }
@@ -58,9 +73,10 @@ def finished_notice(label: str, state: str) -> tuple[str, str]:
 class Workspace:
     """Everything that exists only while someone is logged in; thrown away at logout."""
 
-    def __init__(self, app: "App") -> None:
+    def __init__(self, app: "App", query: Query) -> None:
         session, client, filters = app.session, app.session.client, app.filters
         self.app = app
+        self.query = query  # the view the address asked for, read by pages built later
         # Download keys are short-lived: the links on screen move to a fresh key every few
         # minutes (export.py); every key this login issued dies with it.
         self.browser = session_browser_id()
@@ -73,7 +89,9 @@ class Workspace:
                 self.rotate_download_key, period=ROTATE_SECONDS * 1000
             )
         self.catalog = CatalogStore(client)
-        self.overview = OverviewStore(client, filters)
+        self.overview = OverviewStore(
+            client, filters, interval=one_of(first(query, "interval"), INTERVALS, "day")
+        )
         self.transactions = TransactionsStore(client, filters)
         for store in (self.catalog, self.overview, self.transactions):
             app.errors.watch(store)
@@ -95,6 +113,7 @@ class Workspace:
         overview_page.set_theme(app.theme_switch.dark)
         self.pages: dict[str, pn.viewable.Viewer] = {"overview": overview_page}
         self.filter_bar = FilterBar(filters, self.catalog)
+        self.breadcrumb = FilterBreadcrumb(filters, lambda: session.currency)
         # Built on first open of their pages (nothing is fetched for them at login).
         self.customers: CustomersStore | None = None
         self.customer_detail: CustomerDetailStore | None = None
@@ -117,6 +136,7 @@ class Workspace:
                 "data": self._data_page,
             }
             self.pages[slug] = builders[slug]()
+            self.app._watch_view_of(self.pages[slug])
             if self.app.theme_switch.dark:
                 apply_chart_theme(self.pages[slug], dark=True)
         return self.pages[slug]
@@ -127,7 +147,13 @@ class Workspace:
         self.customer_detail = CustomerDetailStore(session.client)
         for store in (self.customers, self.customer_detail):
             app.errors.watch(store)
-        page = PAGES["customers"](self.customers, self.customer_detail, currency=session.currency)
+        page = PAGES["customers"](
+            self.customers,
+            self.customer_detail,
+            currency=session.currency,
+            today=app.filters.reference_day,
+        )
+        page.restore_view(self.query)
         self.customers.load()
         return page
 
@@ -138,6 +164,7 @@ class Workspace:
             app.errors.watch(store)
         page = PAGES["segments"](segments, movement, currency=session.currency)
         self.analytics += [segments, movement]
+        page.restore_view(self.query)
         segments.load()
         return page
 
@@ -148,6 +175,7 @@ class Workspace:
         app.errors.watch(cohorts)
         page = PAGES["cohorts"](cohorts, currency=session.currency)
         self.analytics.append(cohorts)
+        page.restore_view(self.query)
         cohorts.load()
         return page
 
@@ -224,6 +252,7 @@ class Workspace:
         page = PAGES["transactions"](
             self.transactions, download_key=lambda: self.download_key, editor=editor
         )
+        page.restore_view(self.query)
         if self.transactions.items is None:
             self.transactions.load()
         return page
@@ -260,6 +289,7 @@ class Workspace:
         self.download_key = None
         for store in (self.overview, self.transactions):
             store.dispose()
+        self.breadcrumb.dispose()
         if self.importer is not None:
             self.importer.dispose()
         if self.fit_form is not None:
@@ -286,6 +316,19 @@ class App(pn.viewable.Viewer):
         self.workspace: Workspace | None = None
         self.shown: pn.viewable.Viewer | None = None  # the page in the main area
         self._last_notice: tuple[str, str, float] = ("", "", 0.0)
+        # The address bar: the view asked for when the page opened (applied once logged in),
+        # the query string last written, and whether a view is being restored from it.
+        location = pn.state.location
+        self._wanted_view = parse_search(location.search if location is not None else "")
+        self._shown_search = ""
+        self._restoring = False
+        self._resuming = False
+        self.address = AddressBar()
+        self.address.param.watch(self._address_popped, "popped")
+        # Logging in from this page gives the browser its session cookie (sessions.py).
+        self.session_cookie = pn.pane.HTML(
+            "", width=0, height=0, margin=0, css_classes=["session-cookie"]
+        )
 
         self.login_page = PAGES["login"](self.session)
         self.header = UserHeader(self.session)
@@ -307,13 +350,38 @@ class App(pn.viewable.Viewer):
         self.template = pn.template.BootstrapTemplate(
             title=PRODUCT_NAME,
             sidebar_width=330,
-            header=[pn.Row(self.header, self.theme_switch, sizing_mode="stretch_width")],
+            header=[
+                pn.Row(
+                    self.header,
+                    self.theme_switch,
+                    self.address,
+                    self.session_cookie,
+                    sizing_mode="stretch_width",
+                )
+            ],
             sidebar=[self.sidebar],
             main=[self.main],
             raw_css=[APP_CSS],
         )
+        self.navigation.param.watch(self._view_changed, "value")
+        self.filters.param.watch(self._view_changed, list(Filters.QUERY_FIELDS))
         self.session.param.watch(self._token_changed, "token")
         self._show_login()
+        self._resume()
+
+    def _resume(self) -> None:
+        """A page opened by a browser still logged in (reload, bookmark, link) carries on."""
+        token = page_session_token()
+        if token is None:
+            return
+        self._resuming = True
+        try:
+            resumed = self.session.resume(token)
+        finally:
+            self._resuming = False
+        if not resumed:
+            DASHBOARD_SESSIONS.end(token)
+            self.session.notice = EXPIRED_MESSAGE
 
     # -- what the page shows --------------------------------------------------------------------
 
@@ -338,23 +406,103 @@ class App(pn.viewable.Viewer):
             wanted.append(self.workspace.filter_bar)
         if list(self.sidebar.objects) != wanted:
             self.sidebar[:] = wanted
-        self.main[:] = [self.shown]
+        filtered = slug not in UNFILTERED_PAGES
+        self.main[:] = [self.workspace.breadcrumb, self.shown] if filtered else [self.shown]
 
     def _token_changed(self, event) -> None:
         if self.workspace is not None:
             self.workspace.dispose()
             self.workspace = None
+        if event.old is not None:
+            DASHBOARD_SESSIONS.end(event.old)
         if event.new is None:
+            self.session_cookie.object = ""
+            if self.session.notice:
+                # Expired or revoked: logging in again returns to the view in the address bar.
+                self._wanted_view = parse_search(self._shown_search)
+            else:
+                self._wanted_view = {}
+                self._shown_search = ""
+                self.address.show("", push=True)
             self._show_login()
             return
-        workspace = Workspace(self)
-        if self.session.token != event.new:  # expired (401) or logged out while it was built
-            workspace.dispose()
+        if not self._resuming:
+            self._give_session_cookie(event.new)
+        query, self._wanted_view = self._wanted_view, {}
+        self._restoring = True
+        try:
+            restore_filters(self.filters, query)
+            workspace = Workspace(self, query)
+            if self.session.token != event.new:  # expired (401) or logged out while built
+                workspace.dispose()
+                return
+            self.workspace = workspace
+            self._watch_view_of(workspace.pages["overview"])
+            self.navigation.value = one_of(first(query, PAGE_KEY), NAVIGATION, NAVIGATION[0])
+            self.sidebar[:] = [self.navigation, workspace.filter_bar]
+            self._show_page()
+        finally:
+            self._restoring = False
+        self._record_view(push=False)
+
+    def _give_session_cookie(self, token: str) -> None:
+        """A hidden image whose answer sets this browser's session cookie (see sessions.py)."""
+        ticket = DASHBOARD_SESSIONS.issue_ticket(
+            token, page_cookie(BROWSER_COOKIE), self.session.lifetime or 3600
+        )
+        if ticket is not None:
+            self.session_cookie.object = (
+                f'<img src="session/{ticket}" alt="" width="1" height="1" '
+                'style="position: absolute; opacity: 0">'
+            )
+
+    # -- the view in the address bar ----------------------------------------------------------
+
+    def _watch_view_of(self, page) -> None:
+        for owner, names in getattr(page, "view_params", lambda: [])():
+            owner.param.watch(self._view_changed, names)
+
+    def _view_changed(self, *_events) -> None:
+        if not self._restoring:
+            self._record_view(push=True)
+
+    def _record_view(self, push: bool) -> None:
+        """Write the view shown into the address bar (a new history entry when `push`)."""
+        if self.workspace is None:
             return
-        self.workspace = workspace
-        self.navigation.value = NAVIGATION[0]
-        self.sidebar[:] = [self.navigation, workspace.filter_bar]
-        self._show_page()
+        slug = self.navigation.value
+        page = self.workspace.pages.get(slug)
+        options = page.view_options() if hasattr(page, "view_options") else []
+        search = view_search(slug, self.filters, options)
+        if search != self._shown_search:
+            self._shown_search = search
+            self.address.show(search, push=push)
+
+    def _address_popped(self, event) -> None:
+        """Back or Forward: show the view of the address the browser went to."""
+        search = AddressBar.popped_search(event.new)
+        if self.workspace is None:
+            self._wanted_view = parse_search(search)
+            return
+        self.show_view(search)
+
+    def show_view(self, search: str) -> None:
+        """Show the view a query string describes (what Back/Forward and links do)."""
+        query = parse_search(search)
+        self._shown_search = search
+        self._restoring = True
+        try:
+            restore_filters(self.filters, query)
+            slug = one_of(first(query, PAGE_KEY), NAVIGATION, NAVIGATION[0])
+            self.workspace.query = query
+            page = self.workspace.page(slug)
+            if hasattr(page, "restore_view"):
+                page.restore_view(query)
+            self.navigation.value = slug
+            self._show_page()
+        finally:
+            self._restoring = False
+        self._record_view(push=False)
 
     # -- reactions to stores and forms --------------------------------------------------------
 

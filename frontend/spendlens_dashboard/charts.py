@@ -31,6 +31,8 @@ PALETTE = (
     "#dbdb8d", "#9edae5",
 )  # fmt: skip
 OTHER_COLOR = "#9e9e9e"
+EMPTY_COLOR = "#e9ecef"
+EMPTY_DONUT_LABEL = "No spend"
 LINE_COLOR = "#1f77b4"
 CHART_HEIGHT = 320
 
@@ -43,20 +45,24 @@ TITLES = {
 PERIOD_FORMATS = {"day": "%a %d %b %Y", "week": "Week of %d %b %Y", "month": "%B %Y"}
 
 
+# Mixed into the hash so the demo's twelve categories all get different colours (any salt keeps
+# colours stable; this one was picked for the demo data, see test_dashboard_charts.py).
+COLOR_SALT = "12355"
+
+
 def stable_color(category: str) -> str:
-    """A palette colour that depends only on the name (for categories no mapping knows)."""
+    """The colour of a category: a palette colour that depends only on its name, so importing
+    new categories never changes the colour of existing ones (two names can share a colour;
+    every chart names its categories)."""
     if category == "Other":
         return OTHER_COLOR
-    return PALETTE[zlib.crc32(category.encode("utf-8")) % len(PALETTE)]
+    return PALETTE[zlib.crc32(f"{COLOR_SALT}:{category}".encode("utf-8")) % len(PALETTE)]
 
 
 def category_colors(categories: Iterable[str]) -> dict[str, str]:
-    """Distinct colours for a set of categories, by alphabetical order, so every chart of a
-    session (and every session of an organisation) paints a category alike."""
-    colors = {
-        name: PALETTE[i % len(PALETTE)]
-        for i, name in enumerate(sorted(set(categories) - {"Other"}))
-    }
+    """The colour of each category (`stable_color`): the same in every chart, every session
+    and every organisation, whatever other categories exist."""
+    colors = {name: stable_color(name) for name in set(categories) - {"Other"}}
     colors["Other"] = OTHER_COLOR
     return colors
 
@@ -106,7 +112,8 @@ def spend_over_time(
     data["count_label"] = [format_count(v) for v in data["transaction_count"]]
     data["days_label"] = [_period_days_label(d, p, interval) for d, p in zip(days, data["partial"])]
     period = hv.Dimension("period_start", label="Period")
-    spend = hv.Dimension("total_spend", label=f"Spend ({currency})")
+    spend = hv.Dimension("total_spend", label=f"Spend ({currency})", **spend_range(data))
+    # The line people hover: every period (the lines drawn below are what they see).
     curve = hv.Curve(
         data,
         kdims=[period],
@@ -115,11 +122,19 @@ def spend_over_time(
     tooltips = [
         ("Period", "@period_label"),
         ("Spend", "@spend_label"),
-        ("Transactions", "@count_label"),
+        ("Purchases", "@count_label"),
     ]
     if interval in ("week", "month"):
         tooltips.append(("Covers", "@days_label"))
-    # Its own value name, so probes summing `total_spend` do not count these points twice.
+    # Their own value names, so probes summing `total_spend` count each period once.
+    line = hv.Dimension("line_spend", label=spend.label)
+    whole, cut = _solid_and_dashed(data)
+    solid = hv.Curve(whole, kdims=[period], vdims=[line]).opts(
+        color=LINE_COLOR, line_width=2.5, tools=[]
+    )
+    dashed = hv.Path(cut, kdims=[period, line]).opts(
+        color=LINE_COLOR, line_width=2.5, line_dash="dashed", tools=[]
+    )
     marked = data.loc[data["partial"], ["period_start", "total_spend"]].rename(
         columns={"total_spend": "partial_spend"}
     )
@@ -127,15 +142,16 @@ def spend_over_time(
         marked, kdims=[period], vdims=[hv.Dimension("partial_spend", label=spend.label)]
     ).opts(
         marker="circle",
-        size=10,
+        size=14,
         color="white",
         line_color=LINE_COLOR,
-        line_width=2.5,
+        line_width=3,
         tools=[],
     )
     curve = curve.opts(
         title=TITLES["spend_over_time"],
         color=LINE_COLOR,
+        line_alpha=0,
         line_width=2.5,
         responsive=True,
         height=CHART_HEIGHT,
@@ -150,7 +166,38 @@ def spend_over_time(
         toolbar=None,
         framewise=True,
     )
-    return (curve * partial_points).opts(title=TITLES["spend_over_time"], framewise=True)
+    # Padding keeps the end markers inside the frame instead of cut in half by its edge.
+    return (curve * solid * dashed * partial_points).opts(
+        title=TITLES["spend_over_time"], framewise=True, padding=(0.03, 0.08)
+    )
+
+
+def spend_range(data: pd.DataFrame) -> dict:
+    """The spend axis starts at zero (unless refunds go below it); with no spend at all it
+    runs from $0 to $100 rather than Bokeh's "$-1 … $1" around nothing."""
+    values = data["total_spend"].dropna()
+    if values.empty or (values == 0).all():
+        return {"range": (0, 100)}
+    return {"soft_range": (0, None)}
+
+
+def _solid_and_dashed(data: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """The whole periods as one line, and a dashed segment to each partial period at either
+    end (the range cuts a week or month at its start or end, so only the ends can be partial)."""
+    frame = pd.DataFrame(
+        {"period_start": data["period_start"], "line_spend": data["total_spend"]}
+    ).reset_index(drop=True)
+    partial = data["partial"].to_numpy()
+    whole = [i for i in range(len(frame)) if not partial[i]]
+    if not whole:
+        return frame.iloc[0:0], [frame] if len(frame) > 1 else []
+    first, last = whole[0], whole[-1]
+    cuts = []
+    if first > 0:
+        cuts.append(frame.iloc[0 : first + 1])
+    if last < len(frame) - 1:
+        cuts.append(frame.iloc[last:])
+    return frame.iloc[first : last + 1], cuts
 
 
 def _breakdown_data(
@@ -166,7 +213,10 @@ def _breakdown_data(
     )
     color_keys = frame[color_column] if color_column in frame else data["label"]
     data["category"] = [str(c) if c is not None else "" for c in color_keys]
-    data["color"] = [color_of(c, colors) for c in data["category"]]
+    # Text even when empty: an empty float column would make the plot map "colours" as numbers
+    # (and BokehJS throw "invalid color array" when the next answer brings names).
+    data["category"] = data["category"].astype(object)
+    data["color"] = pd.Series([color_of(c, colors) for c in data["category"]], dtype=object)
     data["spend_label"] = [format_money(v, currency) for v in data["total_spend"]]
     data["share_label"] = [format_share(v) for v in data["share"]]
     data["count_label"] = [format_count(v) for v in data["transaction_count"]]
@@ -224,7 +274,7 @@ def spend_by_category(
             ("Category", "@label"),
             ("Spend", "@spend_label"),
             ("Share", "@share_label"),
-            ("Transactions", "@count_label"),
+            ("Purchases", "@count_label"),
         ],
     )
 
@@ -244,9 +294,34 @@ def top_merchants(
             ("Category", "@category"),
             ("Spend", "@spend_label"),
             ("Share", "@share_label"),
-            ("Transactions", "@count_label"),
+            ("Purchases", "@count_label"),
         ],
     )
+
+
+def bar_at(element: hv.Element, x: object, y: object) -> str | None:
+    """The label of the bar clicked at (x, y): horizontal bars have their labels on the
+    vertical (categorical) axis. None for 'Other' (no filter selects it) or the empty label."""
+    labels = set(element.dimension_values("label")) if len(element) else set()
+    label = y if isinstance(y, str) else x if isinstance(x, str) else None
+    if label in labels and label not in ("Other", EMPTY_DONUT_LABEL):
+        return label
+    return None
+
+
+def wedge_at(element: hv.Element, x: float, y: float) -> str | None:
+    """The label of the donut wedge under (x, y), if the click fell on the ring."""
+    radius = math.hypot(x, y)
+    if not 0.55 <= radius <= 1.0:
+        return None
+    # Wedges run clockwise from twelve o'clock: measure the click the same way.
+    turned = (math.pi / 2 - math.atan2(y, x)) % (2 * math.pi)
+    for wedge in element.split():
+        label = wedge.dimension_values("label")[0]
+        start, end = wedge.dimension_values("from_angle")[0], wedge.dimension_values("to_angle")[0]
+        if start <= turned < end and label not in ("Other", EMPTY_DONUT_LABEL):
+            return str(label)
+    return None
 
 
 def _wedge(start: float, end: float, inner: float, outer: float) -> np.ndarray:
@@ -281,13 +356,39 @@ def category_share(
                 "spend_label": row.spend_label,
                 "share_label": format_share(row.total_spend / total),
                 "count_label": row.count_label,
+                # Clockwise from twelve o'clock, for clicks (wedge_at).
+                "from_angle": math.pi / 2 - angle,
+                "to_angle": math.pi / 2 - angle + sweep,
             }
         )
         angle -= sweep
+    if not wedges:
+        # A grey ring that says so: an empty element would leave the previous wedges on screen
+        # (and their colours without shapes, which Bokeh rejects when the page is resized).
+        wedges.append(
+            {
+                ("x", "y"): _wedge(math.pi / 2, math.pi / 2 - 2 * math.pi, inner=0.55, outer=1.0),
+                "label": EMPTY_DONUT_LABEL,
+                "color": EMPTY_COLOR,
+                "spend_label": format_money(0, currency),
+                "share_label": "–",
+                "count_label": format_count(0),
+                "from_angle": 0.0,
+                "to_angle": 2 * math.pi,
+            }
+        )
     polygons = hv.Polygons(
         wedges,
         kdims=["x", "y"],
-        vdims=["label", "color", "spend_label", "share_label", "count_label"],
+        vdims=[
+            "label",
+            "color",
+            "spend_label",
+            "share_label",
+            "count_label",
+            "from_angle",
+            "to_angle",
+        ],
     )
     return polygons.opts(
         title=TITLES["category_share"],
@@ -308,7 +409,7 @@ def category_share(
             ("Category", "@label"),
             ("Spend", "@spend_label"),
             ("Share", "@share_label"),
-            ("Transactions", "@count_label"),
+            ("Purchases", "@count_label"),
         ],
         default_tools=["save"],
         toolbar=None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "CNY": "¥"}
@@ -32,16 +33,36 @@ def format_count(value: int | float | None) -> str:
     return f"{int(value):,}"
 
 
-def format_change(change: float | None) -> tuple[str, str]:
-    """A change ratio as (text, direction): 0.0643 → ('▲ 6.4%', 'up'); None → ('n/a', 'flat')."""
+def format_change(
+    change: float | None, previous: str | float | Decimal | None = None
+) -> tuple[str, str]:
+    """A change ratio as (text, direction): 0.0643 → ('▲ 6.4%', 'up'); None → ('n/a', 'flat').
+
+    The API's ratio is (current − previous) / previous: over a negative previous figure (net
+    refunds) its sign is the opposite of the change's, so given `previous` the arrow follows
+    the change itself (more refunds than before is ▼, whatever the ratio's sign)."""
     if change is None:
         return "no previous data", "flat"
+    if previous is not None and Decimal(str(previous)) < 0:
+        change = -change
     percent = Decimal(str(change * 100)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     if percent > 0:
         return f"▲ {percent}%", "up"
     if percent < 0:
         return f"▼ {abs(percent)}%", "down"
     return "● 0.0%", "flat"
+
+
+DAY_FORMAT = "%d %b %Y"  # the one way the dashboard writes a day: 01 Jun 2026
+DAY_PICKER_FORMAT = "d M Y"  # the same, in the date pickers' (flatpickr's) notation
+
+
+def format_day(day: date | str | None) -> str:
+    """'2026-06-01' or date(2026, 6, 1) → '01 Jun 2026' ('–' for none)."""
+    if not day:
+        return "–"
+    value = date.fromisoformat(day[:10]) if isinstance(day, str) else day
+    return value.strftime(DAY_FORMAT)
 
 
 def format_share(share: float) -> str:

@@ -23,6 +23,8 @@ CHARTS_JS = """
       const title = model.title.text;
       if (!title) { continue; }
       const view = window.Bokeh.index.find_one(model);
+      // A page shown again gets new figures; the old ones linger in the document, unviewed.
+      if (view == null && out[title]) { continue; }
       let rows = 0, total = 0;
       let labels = [];
       for (const renderer of model.renderers) {
@@ -83,7 +85,9 @@ CHART_BOX_JS = """
   for (const doc of window.Bokeh.documents) {
     for (const model of doc.all_models) {
       if ('renderers' in model && model.title && model.title.text === title) {
-        const r = window.Bokeh.index.find_one(model).el.getBoundingClientRect();
+        const view = window.Bokeh.index.find_one(model);
+        if (view == null) { continue; }  // a figure no longer on screen
+        const r = view.el.getBoundingClientRect();
         return {x: r.x, y: r.y, width: r.width, height: r.height};
       }
     }

@@ -10,7 +10,8 @@ static files, the websocket handshake) as well as our own download handler:
 
 It also gives every browser a random, HttpOnly, SameSite=Strict cookie (BROWSER_COOKIE) on its
 first request: download keys are bound to it (see export.py), so a key alone, copied to curl or
-another browser, downloads nothing. Handlers see only a digest of it (`browser_id`).
+another browser, downloads nothing. Handlers see only a digest of it (`browser_id`), and only a
+digest of the dashboard session cookie (SESSION_COOKIE, see sessions.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import tornado.httputil
 import tornado.web
 
 BROWSER_COOKIE = "spendlens_browser"
+# The key of a logged-in dashboard session (see sessions.py), set only by its own handler.
+SESSION_COOKIE = "spendlens_session"
 _COOKIE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _SCRIPT_TAG = re.compile(rb"<script(?=[\s>])")
@@ -68,6 +71,11 @@ def _digest(cookie: str) -> str:
     return hashlib.sha256(f"spendlens-browser:{cookie}".encode()).hexdigest()
 
 
+def session_digest(key: str) -> str:
+    """What the server (and the page's request) knows of a dashboard session key."""
+    return hashlib.sha256(f"spendlens-session:{key}".encode()).hexdigest()
+
+
 class SecurityHeaders(tornado.web.OutputTransform):
     """Adds the headers above to every response (and nonces to the page's inline scripts)."""
 
@@ -83,12 +91,17 @@ class SecurityHeaders(tornado.web.OutputTransform):
         # cookie: Bokeh copies a page request's cookies into the session token it writes into
         # the page, where a script could read it; a digest there cannot be sent back as the
         # cookie. A browser's very first page request already carries it this way.
+        # The session key (sessions.py) is digested the same way, for the same reason.
         others = [
             f"{name}={value.coded_value}"
             for name, value in request.cookies.items()
-            if name != BROWSER_COOKIE
+            if name not in (BROWSER_COOKIE, SESSION_COOKIE)
         ]
-        request.headers["Cookie"] = "; ".join([*others, f"{BROWSER_COOKIE}={_digest(cookie)}"])
+        ours = [f"{BROWSER_COOKIE}={_digest(cookie)}"]
+        morsel = request.cookies.get(SESSION_COOKIE)
+        if morsel is not None and _COOKIE.match(morsel.value):
+            ours.append(f"{SESSION_COOKIE}={session_digest(morsel.value)}")
+        request.headers["Cookie"] = "; ".join([*others, *ours])
         request.__dict__.pop("_cookies", None)  # tornado caches the parsed cookies
 
     def transform_first_chunk(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import holoviews as hv
 import pandas as pd
+from bokeh.models import NumeralTickFormatter
 
 from spendlens_dashboard.charts import CHART_HEIGHT, money_axis
 from spendlens_dashboard.formatting import format_count, format_money, format_share
@@ -35,6 +36,7 @@ HEATMAP_CMAP = "Blues"
 DARK_TEXT, LIGHT_TEXT = "#212529", "#ffffff"
 # Beyond this many cells a heatmap shows its figures on hover only.
 MAX_LABELLED_CELLS = 400
+PARTIAL_MARK = "*"  # after the value of a period still running
 MEASURES = {"customers": "Customers", "revenue": "Revenue"}
 # Room for every segment and "no RFM" on the rows of the movement matrix.
 MOVEMENT_HEIGHT = max(CHART_HEIGHT, 24 * (len(SEGMENT_COLORS) + 1) + 150)
@@ -290,7 +292,18 @@ def cohort_heatmap(
         f"{label} (n={size:,})" for label, size in zip(data["cohort_label"], data["size"])
     ]
     data["period"] = data["offset"].astype(str)
-    data["value_label"] = [format_share(v) if pd.notna(v) else "–" for v in data["value"]]
+    seen = pd.to_numeric(frame.get("observed_days", empty)).reindex(data.index)
+    whole = pd.to_numeric(frame.get("period_days", empty)).reindex(data.index)
+    running = (seen < whole).fillna(False).to_numpy()
+    # A period still running counts only its first days: a star on the cell says so.
+    data["value_label"] = [
+        (format_share(v) if pd.notna(v) else "–") + (PARTIAL_MARK if part else "")
+        for v, part in zip(data["value"], running)
+    ]
+    data["observed_label"] = [
+        f"{int(s)} of {int(w)} days so far (still running)" if part else "the whole period"
+        for s, w, part in zip(seen.fillna(0), whole.fillna(0), running)
+    ]
     data["size_label"] = [format_count(v) for v in data["size"]]
     data["customers_label"] = [format_count(v) for v in data["customers"]]
     data["revenue_label"] = [format_money(v, currency) for v in data["revenue"]]
@@ -311,12 +324,15 @@ def cohort_heatmap(
             "value_label",
             "customers_label",
             "revenue_label",
+            "observed_label",
         ],
     ).opts(
         **_common(f"Retention by cohort: {what.lower()}", rows_height(data["cohort"].nunique())),
         cmap=HEATMAP_CMAP,
         clim=(0, top),
         colorbar=True,
+        # The cells show percentages: so does the colour bar (not 0 … 1).
+        colorbar_opts={"formatter": NumeralTickFormatter(format="0%")},
         clipping_colors={"NaN": "#f1f1f1"},
         line_color="white",
         line_width=1,
@@ -328,6 +344,7 @@ def cohort_heatmap(
             (what, "@value_label"),
             ("Customers active", "@customers_label"),
             ("Revenue", "@revenue_label"),
+            ("Observed", "@observed_label"),
         ],
     )
     if len(data) > MAX_LABELLED_CELLS:

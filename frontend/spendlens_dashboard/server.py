@@ -16,6 +16,7 @@ from spendlens_dashboard import background
 from spendlens_dashboard.config import DashboardSettings, get_settings
 from spendlens_dashboard.export import DOWNLOAD_KEYS, ROUTE, ExportHandler
 from spendlens_dashboard.security import SecurityHeaders
+from spendlens_dashboard.sessions import DASHBOARD_SESSIONS, SESSION_ROUTE, SessionCookieHandler
 
 
 class Stoppable(Protocol):
@@ -59,7 +60,11 @@ def _server_kwargs(host: str, port: int, api_url: str | None) -> dict:
         websocket_origin=_origins(host, port),
         show=False,
         title="Spendlens",
-        extra_patterns=[(ROUTE, ExportHandler, {"keys": DOWNLOAD_KEYS})],
+        extra_patterns=[
+            (ROUTE, ExportHandler, {"keys": DOWNLOAD_KEYS}),
+            # Logging in gives the browser its session cookie here (see sessions.py).
+            (SESSION_ROUTE, SessionCookieHandler, {"sessions": DASHBOARD_SESSIONS}),
+        ],
         # Passed on to tornado's Application: CSP, no framing, nosniff, the browser cookie.
         transforms=[SecurityHeaders],
         liveness=True,

@@ -75,6 +75,20 @@ def test_colours_do_not_depend_on_order_or_on_what_is_filtered():
     assert charts.stable_color("Unknown") == charts.stable_color("Unknown")
 
 
+DEMO_CATEGORIES = (
+    "Apparel, Books & Media, Electronics, Entertainment, Groceries, Health & Beauty, "
+    "Home & Garden, Restaurants, Services, Sports & Outdoors, Toys & Games, Travel"
+).split(", ")
+
+
+def test_new_categories_never_change_the_colour_of_existing_ones():
+    before = charts.category_colors(DEMO_CATEGORIES)
+    # Names that sort first, last and in between (by position they used to move everyone).
+    after = charts.category_colors([*DEMO_CATEGORIES, "Aardvarks", "Merchandise", "Zebras"])
+    assert {name: after[name] for name in before} == before
+    assert len(set(before.values())) == len(before)  # the demo's categories are told apart
+
+
 def test_tooltips_show_formatted_money():
     curve = charts.spend_over_time(TIMESERIES, interval="week", currency="EUR").Curve.I
     frame = curve.dframe()
@@ -142,9 +156,48 @@ def test_donut_has_one_wedge_per_positive_category():
 def test_empty_data_renders_an_empty_chart(chart):
     element = chart(pd.DataFrame())
     layers = element.values() if isinstance(element, hv.Overlay) else [element]
-    assert all(len(layer) == 0 for layer in layers)
+    if chart is charts.category_share:  # one grey ring saying so
+        assert [p.iloc[0]["label"] for p in element.split(datatype="dataframe")] == ["No spend"]
+        assert element.dframe()["color"].unique().tolist() == [charts.EMPTY_COLOR]
+    else:
+        assert all(len(layer) == 0 for layer in layers)
     figure = hv.renderer("bokeh").get_plot(element).state
     assert figure.title.text == charts.TITLES[chart.__name__]
+
+
+def test_a_spend_axis_without_spend_runs_from_zero():
+    days = pd.DataFrame(
+        {
+            "period_start": pd.date_range("2026-06-01", periods=3),
+            "total_spend": [0.0, 0.0, 0.0],
+            "transaction_count": [0, 0, 0],
+        }
+    )
+    figure = hv.renderer("bokeh").get_plot(charts.spend_over_time(days)).state
+    assert (figure.y_range.start, figure.y_range.end) == (0, 100)
+    spent = days.assign(total_spend=[5.0, 10.0, 3.0])
+    figure = hv.renderer("bokeh").get_plot(charts.spend_over_time(spent)).state
+    assert figure.y_range.start == 0 and 10 < figure.y_range.end < 12
+
+
+def test_a_partial_period_is_a_dashed_segment_to_a_visible_marker():
+    months = pd.DataFrame(
+        {
+            "period_start": pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"]),
+            "total_spend": [500.0, 400.0, 90.0],
+            "transaction_count": [5, 4, 1],
+            "days": [31, 28, 3],
+            "partial": [False, False, True],
+        }
+    )
+    overlay = charts.spend_over_time(months, interval="month")
+    solid = overlay.Curve.II.dframe()
+    assert solid["line_spend"].tolist() == [500.0, 400.0]  # the whole months only
+    (dashed,) = overlay.Path.I.split(datatype="dataframe")
+    assert dashed["line_spend"].tolist() == [400.0, 90.0]
+    options = hv.Store.lookup_options("bokeh", overlay.Path.I, "style").kwargs
+    assert options["line_dash"] == "dashed"
+    assert hv.Store.lookup_options("bokeh", overlay.Scatter.I, "style").kwargs["size"] >= 12
 
 
 def test_rendered_axes_format_money():
@@ -159,4 +212,7 @@ def test_number_formats():
     assert format_count(7233) == "7,233"
     assert format_change(0.0643) == ("▲ 6.4%", "up")
     assert format_change(-0.0109) == ("▼ 1.1%", "down")
+    # Over a negative previous total (net refunds) the arrow follows the change, not the ratio.
+    assert format_change(0.5, previous="-200.00") == ("▼ 50.0%", "down")
+    assert format_change(-0.5, previous="-200.00") == ("▲ 50.0%", "up")
     assert format_change(None) == ("no previous data", "flat")

@@ -8,7 +8,7 @@ from dashboard_support import ANALYST, SCREENSHOTS, BrowserPage, log_in
 from playwright.sync_api import Page, expect
 
 from spendlens_dashboard.api import ApiClient
-from spendlens_dashboard.formatting import format_count, format_share
+from spendlens_dashboard.formatting import format_count, format_day, format_share
 
 TODAY = "2026-06-30"  # SPENDLENS_DASHBOARD_TODAY of the test run (conftest)
 
@@ -33,7 +33,7 @@ def expect_matrix(tab: Page, matrix: dict) -> None:
     """The summary and the table show the API's cohorts: sizes, and the value of the first
     periods of each (as percentages; '–' when undefined, blank past the last period)."""
     cohorts = matrix["cohorts"]
-    expect(tab.locator("[data-cohorts=as_of]")).to_have_text(matrix["as_of"])
+    expect(tab.locator("[data-cohorts=as_of]")).to_have_text(format_day(matrix["as_of"]))
     expect(tab.locator("[data-cohorts=customers]")).to_have_text(
         format_count(sum(c["size"] for c in cohorts))
     )

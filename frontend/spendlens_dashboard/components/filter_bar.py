@@ -5,9 +5,29 @@ from __future__ import annotations
 from datetime import date
 
 import panel as pn
+import param
 
-from spendlens_dashboard.formatting import text_options
+from spendlens_dashboard.formatting import DAY_PICKER_FORMAT, text_options
 from spendlens_dashboard.state import PRESETS, CatalogStore, Filters
+
+
+class DayRangePicker(pn.widgets.DateRangePicker):
+    """Shows its days like the rest of the dashboard (01 Jun 2026), not as 2026-06-01."""
+
+    date_format = param.String(default=DAY_PICKER_FORMAT, doc="flatpickr's display format")
+
+
+class AmountInput(pn.widgets.FloatInput):
+    """A FloatInput whose empty value shows as empty: Panel sends None as NaN, which the
+    browser then prints in the box ("NaN" after Reset filters); Bokeh takes null itself."""
+
+    def _process_param_change(self, params: dict) -> dict:
+        empty = [k for k in ("value", "value_throttled") if k in params and params[k] is None]
+        params = super()._process_param_change(params)
+        for key in empty:
+            if key in params:
+                params[key] = None
+        return params
 
 
 class FilterBar(pn.viewable.Viewer):
@@ -24,7 +44,7 @@ class FilterBar(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         start, end = filters.period()
-        self.date_range = pn.widgets.DateRangePicker(
+        self.date_range = DayRangePicker(
             label="From – to", value=(start, end), sizing_mode="stretch_width"
         )
         # Category and merchant names are user-written and the pickers draw labels as HTML.
@@ -43,10 +63,10 @@ class FilterBar(pn.viewable.Viewer):
             search_option_limit=50,
             sizing_mode="stretch_width",
         )
-        self.min_amount = pn.widgets.FloatInput(
+        self.min_amount = AmountInput(
             label="Min amount", value=filters.min_amount, placeholder="any", width=140
         )
-        self.max_amount = pn.widgets.FloatInput(
+        self.max_amount = AmountInput(
             label="Max amount", value=filters.max_amount, placeholder="any", width=140
         )
         self.reset = pn.widgets.Button(label="Reset filters", color="light")

@@ -10,6 +10,7 @@ import panel as pn
 import param
 
 from spendlens_dashboard.components.frame_table import FrameTabulator
+from spendlens_dashboard.components.table import fitted
 from spendlens_dashboard.state.jobs import RecentJobsStore
 
 JOB_COLUMNS = {
@@ -66,10 +67,12 @@ class JobsPanel(pn.viewable.Viewer):
             jobs_frame(None),
             show_index=False,
             disabled=True,
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
             titles=JOB_COLUMNS,
             css_classes=["jobs-table"],
+            **fitted(
+                {"id": 60, "state": 90, "progress": 80, "created_at": 150, "finished_at": 150},
+                text_align={"progress": "right", "error_count": "right"},
+            ),
         )
         self.loading = pn.indicators.LoadingSpinner(
             value=False, size=20, visible=False, css_classes=["jobs-loading"]

@@ -32,8 +32,9 @@ class Kpi:
 
 KPIS = (
     Kpi("total_spend", "Total spend", money=True),
-    Kpi("transaction_count", "Transactions", money=False),
-    Kpi("average_transaction", "Average transaction", money=True),
+    # Purchases only: the Transactions page also lists refunds.
+    Kpi("transaction_count", "Purchases", money=False),
+    Kpi("average_transaction", "Average purchase", money=True),
     Kpi("active_customers", "Active customers", money=False),
 )
 
@@ -49,8 +50,16 @@ def kpi_html(kpi: Kpi, summary: dict | None) -> str:
             return format_money(v, currency) if kpi.money else format_count(v)
 
         value = show(summary[kpi.key])
-        change_text, direction = format_change(summary["change"][kpi.key])
-        previous = f"vs {show(summary['previous'][kpi.key])} in the previous period"
+        before = summary["previous"][kpi.key]
+        change_text, direction = format_change(summary["change"][kpi.key], before)
+        previous = f"vs {show(before)} in the previous period"
+        if summary["change"][kpi.key] is None:  # nothing to compare with
+            change_text = ""
+            previous = (
+                "none in this or the previous period"
+                if float(summary[kpi.key]) == 0
+                else "none in the previous period"
+            )
     return (
         f'<div class="kpi" data-kpi="{kpi.key}">'
         f'<div class="kpi-label">{html.escape(kpi.label)}</div>'

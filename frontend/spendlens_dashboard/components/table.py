@@ -50,3 +50,30 @@ class ApiPagedTabulator(Tabulator):
         max_page = max(1, -(-total // nrows))
         self.param.page.bounds = (1, max_page)
         self.param.update(total_rows=total, page=min(max(page, 1), max_page), value=frame)
+
+
+# Compact rows, and every cell's whole text on hover (cells that do not fit end in "…").
+FIT_CSS = """
+:host .tabulator { font-size: 13px; }
+:host .tabulator .tabulator-row .tabulator-cell { padding: 5px 8px; }
+:host .tabulator .tabulator-header .tabulator-col .tabulator-col-content { padding: 6px 8px; }
+"""
+
+
+def fitted(widths: dict[str, int], money: tuple[str, ...] = (), **options) -> dict:
+    """Tabulator options for a table that fits its box at 1440 × 900: the columns in `widths`
+    (amounts, dates, names, ids: what must never be cut) get that many pixels, the others
+    share what is left and ellipsise what does not fit (a title shows it whole on hover, see
+    AddressBar); money is right-aligned; no fixed height: the table is as tall as its rows."""
+    align = {column: "right" for column in money}
+    align.update(options.pop("text_align", {}))
+    return dict(
+        layout="fit_columns",
+        widths=widths,
+        text_align=align,
+        # Cell tooltips are titles set by AddressBar (Tabulator's own insert the text as HTML).
+        configuration={"columnDefaults": {"headerTooltip": True}},
+        sizing_mode="stretch_width",
+        stylesheets=[FIT_CSS],
+        **options,
+    )

@@ -4,7 +4,6 @@ value of every period after it)."""
 
 from __future__ import annotations
 
-import html
 
 import pandas as pd
 import panel as pn
@@ -12,8 +11,11 @@ import panel as pn
 from spendlens_dashboard import segment_charts
 from spendlens_dashboard.components.frame_table import FrameTabulator
 from spendlens_dashboard.components.loading import DelayedLoading
-from spendlens_dashboard.formatting import format_count, format_money, format_share
-from spendlens_dashboard.state.analytics import CohortsStore, cohort_label
+from spendlens_dashboard.components.table import fitted
+from spendlens_dashboard.formatting import format_count, format_day, format_money, format_share
+from spendlens_dashboard.segment_charts import PARTIAL_MARK
+from spendlens_dashboard.state.analytics import CohortsStore, cohort_label, observed_days
+from spendlens_dashboard.state.view import as_day, first, one_of
 
 EMPTY_MESSAGE = (
     "No customer made a first purchase in these periods: there are no cohorts to follow. "
@@ -48,7 +50,9 @@ def cohorts_table_frame(matrix: dict | None) -> pd.DataFrame:
         }
         for cell in cohort["cells"]:
             value = cell["value"]
-            row[offset_field(cell["offset"])] = "–" if value is None else format_share(value)
+            seen, whole = observed_days(cell["period_start"], period, matrix.get("as_of"))
+            text = "–" if value is None else format_share(value)
+            row[offset_field(cell["offset"])] = text + (PARTIAL_MARK if seen < whole else "")
         rows.append(row)
     return pd.DataFrame(rows, columns=columns).fillna("").astype(object)
 
@@ -76,11 +80,26 @@ def summary_html(matrix: dict | None) -> str:
     return (
         f'<span data-cohorts="count">{len(cohorts)}</span> cohorts by {matrix["period"]} '
         f'(<span data-cohorts="customers">{format_count(customers)}</span> customers), '
-        f"first purchases from <b>{html.escape(matrix['start'])}</b> to "
-        f"<b>{html.escape(matrix['end'])}</b>, observed up to "
-        f'<b data-cohorts="as_of">{html.escape(matrix["as_of"])}</b>, in {nouns} since the '
-        f"first purchase. Values: {what}."
+        f"first purchases from <b>{format_day(matrix['start'])}</b> to "
+        f"<b>{format_day(matrix['end'])}</b>, observed up to "
+        f'<b data-cohorts="as_of">{format_day(matrix["as_of"])}</b>, in {nouns} since the '
+        f"first purchase. Values: {what}.{running_note(matrix)}"
     )
+
+
+def running_note(matrix: dict) -> str:
+    """What the star on the current period's cells means, when a period is still running."""
+    as_of = matrix.get("as_of")
+    starts = {cell["period_start"] for c in matrix["cohorts"] for cell in c["cells"]}
+    for start in sorted(starts, reverse=True):
+        seen, whole = observed_days(start, matrix["period"], as_of)
+        if seen < whole:
+            return (
+                f' <span class="cohorts-running">{PARTIAL_MARK} The {matrix["period"]} of '
+                f"{format_day(start)} is still running: {seen} of {whole} days so far, so its "
+                "figures are not yet comparable with whole periods.</span>"
+            )
+    return ""
 
 
 class CohortsPage(pn.viewable.Viewer):
@@ -126,12 +145,13 @@ class CohortsPage(pn.viewable.Viewer):
             first,
             show_index=False,
             disabled=True,
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
             titles=table_titles(first),
-            max_height=560,
             css_classes=["cohorts-table"],
-            stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+            # The period columns share what is left (a week's many periods may scroll).
+            **fitted(
+                {"cohort": 120, "size": 78, "first_period_revenue": 105},
+                money=("size", "first_period_revenue"),
+            ),
         )
         # Shown and hidden as a whole (toggling a HoloViews pane itself upsets its Bokeh figure).
         self.chart_box = pn.Column(
@@ -154,6 +174,32 @@ class CohortsPage(pn.viewable.Viewer):
         store.param.watch(lambda _: pn.state.execute(self._draw), "loaded")
         if store.matrix is not None:
             self._draw_now()
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        return [(self.store, ["period", "metric", "start", "end"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        store, options = self.store, []
+        if store.period != "month":
+            options.append(("period", store.period))
+        if store.metric != "customers":
+            options.append(("metric", store.metric))
+        for key, day in (("first", store.start), ("last", store.end)):
+            if day is not None:
+                options.append((key, day.isoformat()))
+        return options
+
+    def restore_view(self, query) -> None:
+        store = self.store
+        with pn.io.hold():
+            self.period.value = one_of(first(query, "period"), store.param.period.objects, "month")
+            self.metric.value = one_of(
+                first(query, "metric"), store.param.metric.objects, "customers"
+            )
+            self.start.value = as_day(first(query, "first"))
+            self.end.value = as_day(first(query, "last"))
 
     def _clear_range(self) -> None:
         with pn.io.hold():

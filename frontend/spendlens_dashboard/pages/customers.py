@@ -4,18 +4,22 @@ page (totals, spend per month and the latest transactions) opened from the table
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from datetime import date
 
 import pandas as pd
 import panel as pn
+import param
 
 from spendlens_dashboard.components.frame_table import FrameTabulator
 
 from spendlens_dashboard import charts
 from spendlens_dashboard.components.loading import DelayedLoading
-from spendlens_dashboard.components.table import ApiPagedTabulator
+from spendlens_dashboard.components.table import ApiPagedTabulator, fitted
 from spendlens_dashboard.formatting import format_count, format_money, safe_text
 from spendlens_dashboard.state.clv import format_fixed, format_percent
-from spendlens_dashboard.state.analytics import SEGMENT_LABELS
+from spendlens_dashboard.state.analytics import SEGMENT_LABELS, observed_days
+from spendlens_dashboard.state.view import as_day, as_int, as_list, first, one_of
 from spendlens_dashboard.state.customers import (
     LIFECYCLE_STAGES,
     CustomerDetailStore,
@@ -191,13 +195,19 @@ def profile_html(detail: dict) -> str:
     return f"<h2>{safe_text(name)}</h2><p>{facts}</p>"
 
 
-def monthly_frame(detail: dict) -> pd.DataFrame:
+def monthly_frame(detail: dict, today: date | None = None) -> pd.DataFrame:
+    """Spend per month; the month of `today` is partial (a dashed line to a hollow point)
+    unless today is its last day."""
     rows = detail.get("monthly_spend") or []
+    months = [date.fromisoformat(r["month"][:10]) for r in rows]
+    days = [observed_days(m, "month", today) for m in months]
     return pd.DataFrame(
         {
             "period_start": [r["month"] for r in rows],
             "total_spend": [float(r["total_spend"]) for r in rows],
             "transaction_count": [r["transaction_count"] for r in rows],
+            "days": [seen for seen, _whole in days],
+            "partial": [seen < whole for seen, whole in days],
         }
     )
 
@@ -215,8 +225,16 @@ def recent_frame(detail: dict) -> pd.DataFrame:
 class CustomerDetail(pn.viewable.Viewer):
     """One customer: profile, totals, spend per month and the latest transactions."""
 
-    def __init__(self, store: CustomerDetailStore, currency: str, on_back, **params) -> None:
+    def __init__(
+        self,
+        store: CustomerDetailStore,
+        currency: str,
+        on_back,
+        today: Callable[[], date] = date.today,
+        **params,
+    ) -> None:
         super().__init__(**params)
+        self.today = today
         self.store = store
         self.currency = currency
         self.back = pn.widgets.Button(label="← All customers", color="light", width=160)
@@ -237,13 +255,20 @@ class CustomerDetail(pn.viewable.Viewer):
             recent_frame({}),
             show_index=False,
             disabled=True,
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
             formatters={"id": {"type": "plaintext"}},
             titles=RECENT_TITLES,
-            text_align={"amount": "right"},
-            height=380,
             css_classes=["customer-recent"],
+            **fitted(
+                {
+                    "id": 72,
+                    "occurred_at": 132,
+                    "merchant": 150,
+                    "category": 125,
+                    "kind": 80,
+                    "amount": 110,
+                },
+                money=("amount",),
+            ),
         )
         self._layout = pn.Column(
             self.back,
@@ -269,7 +294,7 @@ class CustomerDetail(pn.viewable.Viewer):
             self.profile.object = profile_html(detail)
             self.totals.object = totals_html(detail, self.currency)
             self.scores.object = scores_html(detail, self.currency)
-            monthly = monthly_frame(detail)
+            monthly = monthly_frame(detail, self.today())
             self.no_spend.visible = monthly.empty
             self.chart.visible = not monthly.empty
             if not monthly.empty:
@@ -285,8 +310,15 @@ class CustomerDetail(pn.viewable.Viewer):
 class CustomersPage(pn.viewable.Viewer):
     title = "Customers"
 
+    customer = param.Integer(default=None, allow_None=True, doc="The customer opened, if any")
+
     def __init__(
-        self, store: CustomersStore, detail_store: CustomerDetailStore, currency: str, **params
+        self,
+        store: CustomersStore,
+        detail_store: CustomerDetailStore,
+        currency: str,
+        today: Callable[[], date] = date.today,
+        **params,
     ) -> None:
         super().__init__(**params)
         self.store = store
@@ -336,17 +368,19 @@ class CustomersPage(pn.viewable.Viewer):
             sortable={column: column in SORTABLE for column in TITLES},
             titles=TITLES,
             formatters={"id": {"type": "plaintext"}, "external_id": {"type": "plaintext"}},
-            text_align={
-                "total_spend": "right",
-                "transaction_count": "right",
-                "clv": "right",
-                "p_alive": "right",
-            },
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
-            height=560,
             css_classes=["customers-table"],
-            stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+            **fitted(
+                {
+                    "id": 60,
+                    "name": 160,
+                    "total_spend": 110,
+                    "last_purchase": 105,
+                    "clv": 100,
+                    "signup_date": 100,
+                },
+                money=("total_spend", "clv"),
+                text_align={"transaction_count": "right", "p_alive": "right"},
+            ),
         )
         self.table.param.watch(self._page_chosen, "page")
         self.table.param.watch(lambda e: setattr(store, "sort", api_sort(e.new)), "sorters")
@@ -361,7 +395,7 @@ class CustomersPage(pn.viewable.Viewer):
             self.table,
             sizing_mode="stretch_width",
         )
-        self.detail = CustomerDetail(detail_store, currency, on_back=self.show_list)
+        self.detail = CustomerDetail(detail_store, currency, on_back=self.show_list, today=today)
         self._layout = pn.Column(self.list_view, sizing_mode="stretch_width")
         if store.items is not None:
             self._draw_now()
@@ -377,6 +411,7 @@ class CustomersPage(pn.viewable.Viewer):
         self.open_customer(customer_id)
 
     def open_customer(self, customer_id: int) -> None:
+        self.customer = customer_id
         self._layout[:] = [self.detail]
         if self.detail_store.customer_id == customer_id:
             self.detail_store.load()
@@ -384,8 +419,56 @@ class CustomersPage(pn.viewable.Viewer):
             self.detail_store.customer_id = customer_id
 
     def show_list(self) -> None:
+        self.customer = None
         self.table.selection = []
         self._layout[:] = [self.list_view]
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        names = ["q", "countries", "signup_from", "signup_to", "lifecycle_stage", "segments"]
+        return [(self.store, [*names, "sort", "page"]), (self, ["customer"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        store, options = self.store, []
+        if store.q.strip():
+            options.append(("q", store.q.strip()))
+        options += [("country", c) for c in store.countries]
+        if store.lifecycle_stage:
+            options.append(("stage", store.lifecycle_stage))
+        options += [("segment", s) for s in store.segments]
+        for key, day in (("signup_from", store.signup_from), ("signup_to", store.signup_to)):
+            if day is not None:
+                options.append((key, day.isoformat()))
+        if store.sort != "name":
+            options.append(("sort", store.sort))
+        if store.page != 1:
+            options.append(("p", str(store.page)))
+        if self.customer is not None:
+            options.append(("customer", str(self.customer)))
+        return options
+
+    def restore_view(self, query) -> None:
+        store = self.store
+        with pn.io.hold():
+            self.search.value = (first(query, "q") or "")[:200]
+            self.countries.value = " ".join(c for c in as_list(query, "country") if c.isalpha())
+            self.stage.value = one_of(first(query, "stage"), LIFECYCLE_STAGES, "")
+            self.segments.value = [s for s in as_list(query, "segment") if s in SEGMENT_LABELS]
+            self.signup_from.value = as_day(first(query, "signup_from"))
+            self.signup_to.value = as_day(first(query, "signup_to"))
+            sort = one_of(first(query, "sort"), store.param.sort.objects, "name")
+            if sort != store.sort:
+                store.sort = sort
+            page = as_int(first(query, "p")) or 1
+            if page != store.page:
+                store.page = page
+            customer = as_int(first(query, "customer"))
+            if customer is None:
+                if self.customer is not None:
+                    self.show_list()
+            elif customer != self.customer:
+                self.open_customer(customer)
 
     def _draw(self) -> None:
         with pn.io.hold():

@@ -16,16 +16,31 @@ from spendlens_dashboard import charts
 from spendlens_dashboard.components.kpi import KpiCards
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.components.theme import bokeh_theme
+from spendlens_dashboard.formatting import format_day
 from spendlens_dashboard.state import OverviewStore
+from spendlens_dashboard.state.view import first, one_of
 
 EMPTY_MESSAGE = "No transactions match these filters. Widen the date range or clear a filter."
 
 
 class LiveChart:
-    """A chart function bound to a Pipe: `send(frame, **options)` redraws it in place."""
+    """A chart function bound to a Pipe: `send(frame, **options)` redraws it in place.
 
-    def __init__(self, chart: Callable[..., hv.Element], options: dict, **pane_options) -> None:
+    With `on_pick`, a click on the chart calls `on_pick(label)` with what was clicked (a bar's
+    or a wedge's label, found by `pick(element, x, y)` in the element drawn last)."""
+
+    def __init__(
+        self,
+        chart: Callable[..., hv.Element],
+        options: dict,
+        *,
+        on_pick: Callable[[str], None] | None = None,
+        pick: Callable[[hv.Element, object, object], str | None] | None = None,
+        **pane_options,
+    ) -> None:
         self.chart = chart
+        self.on_pick = on_pick
+        self.pick = pick
         # Plot-wide settings (axis formatter, labels) come from the first element drawn, so the
         # empty first frame already carries the organisation's currency.
         self.pipe = hv.streams.Pipe(data={"frame": pd.DataFrame(), "options": options})
@@ -40,7 +55,18 @@ class LiveChart:
         def draw(data):
             return self.chart(data["frame"], **data.get("options", {}))
 
-        return hv.DynamicMap(draw, streams=[self.pipe])
+        dynamic = hv.DynamicMap(draw, streams=[self.pipe])
+        if self.on_pick is not None and self.pick is not None:
+            tap = hv.streams.SingleTap(source=dynamic)
+            tap.add_subscriber(lambda x, y: self._tapped(dynamic, x, y))
+        return dynamic
+
+    def _tapped(self, dynamic: hv.DynamicMap, x, y) -> None:
+        if x is None or y is None or dynamic.last is None:
+            return
+        label = self.pick(dynamic.last, x, y)
+        if label:
+            self.on_pick(label)
 
     def send(self, frame: pd.DataFrame, **options) -> None:
         self.pipe.send({"frame": frame, "options": options})
@@ -94,12 +120,24 @@ class OverviewPage(pn.viewable.Viewer):
             {**money, "interval": store.interval},
             sizing_mode="stretch_width",
         )
+        # Drill-down: a click on a bar or a wedge filters everything to it.
+        by_category = {"on_pick": self.filter_category}
         self.spend_by_category = LiveChart(
-            charts.spend_by_category, {**money, "colors": colors}, sizing_mode="stretch_width"
+            charts.spend_by_category,
+            {**money, "colors": colors},
+            pick=charts.bar_at,
+            **by_category,
+            sizing_mode="stretch_width",
         )
-        self.category_share = LiveChart(charts.category_share, {**money, "colors": colors})
+        self.category_share = LiveChart(
+            charts.category_share, {**money, "colors": colors}, pick=charts.wedge_at, **by_category
+        )
         self.top_merchants = LiveChart(
-            charts.top_merchants, {**money, "colors": colors}, sizing_mode="stretch_width"
+            charts.top_merchants,
+            {**money, "colors": colors},
+            pick=charts.bar_at,
+            on_pick=self.filter_merchant,
+            sizing_mode="stretch_width",
         )
         self.live_charts = [
             self.spend_over_time,
@@ -134,6 +172,29 @@ class OverviewPage(pn.viewable.Viewer):
         if store.summary is not None:
             self._draw_now()  # nothing is on screen yet: no lock needed
 
+    # -- drill-down ----------------------------------------------------------------------------
+
+    def filter_category(self, category: str) -> None:
+        """Only this category, everywhere (a click on its bar or wedge)."""
+        if self.store.filters.categories != [category]:
+            self.store.filters.categories = [category]
+
+    def filter_merchant(self, merchant: str) -> None:
+        """Only this merchant, everywhere (a click on its bar)."""
+        if self.store.filters.merchants != [merchant]:
+            self.store.filters.merchants = [merchant]
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        return [(self.store, ["interval"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        return [] if self.store.interval == "day" else [("interval", self.store.interval)]
+
+    def restore_view(self, query) -> None:
+        self.interval.value = one_of(first(query, "interval"), ("day", "week", "month"), "day")
+
     def set_theme(self, dark: bool) -> None:
         theme = bokeh_theme(dark)
         for chart in self.live_charts:
@@ -155,8 +216,9 @@ class OverviewPage(pn.viewable.Viewer):
         period = store.summary["period"]
         previous = store.summary["previous_period"]
         self.period.object = (
-            f"**{period['start_date']} – {period['end_date']}** (UTC), compared with "
-            f"{previous['start_date']} – {previous['end_date']}"
+            f"**{format_day(period['start_date'])} – {format_day(period['end_date'])}** (UTC), "
+            f"compared with {format_day(previous['start_date'])} – "
+            f"{format_day(previous['end_date'])}"
         )
         self.empty.visible = store.is_empty
         self.spend_over_time.send(store.timeseries, interval=store.interval, currency=currency)

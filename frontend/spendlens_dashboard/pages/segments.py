@@ -15,9 +15,11 @@ from spendlens_dashboard.charts import CHART_HEIGHT
 from spendlens_dashboard.components.frame_table import FrameTabulator
 from spendlens_dashboard.components.kpi import KPI_CSS
 from spendlens_dashboard.components.loading import DelayedLoading
+from spendlens_dashboard.components.table import fitted
 from spendlens_dashboard.formatting import format_count, format_money, format_share
 from spendlens_dashboard.pages.overview import LiveChart
 from spendlens_dashboard.state.analytics import SegmentMovementStore, SegmentsStore
+from spendlens_dashboard.state.view import as_day, first
 
 EMPTY_MESSAGE = (
     "No customer has a purchase up to this day, so there is nothing to segment yet. "
@@ -191,12 +193,25 @@ class SegmentsPage(pn.viewable.Viewer):
             segments_table_frame(pd.DataFrame(columns=list(TABLE_TITLES)), currency),
             show_index=False,
             disabled=True,
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
             titles=TABLE_TITLES,
-            text_align={k: "right" for k in TABLE_TITLES if k not in ("label", "description")},
             css_classes=["segments-table"],
-            stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+            # "Who" (a sentence) takes what is left; the figures always show whole.
+            **fitted(
+                {
+                    "label": 140,
+                    "customers": 85,
+                    "share": 62,
+                    "revenue": 110,
+                    "revenue_share": 72,
+                    "average_recency_days": 88,
+                    "average_frequency": 80,
+                    "average_monetary": 95,
+                    "average_r_score": 52,
+                    "average_f_score": 52,
+                    "average_m_score": 52,
+                },
+                money=tuple(k for k in TABLE_TITLES if k not in ("label", "description")),
+            ),
         )
         self.as_of_view = pn.Column(
             pn.Row(self.as_of, self.source, sizing_mode="stretch_width"),
@@ -231,13 +246,9 @@ class SegmentsPage(pn.viewable.Viewer):
             moves_table_frame(pd.DataFrame()),
             show_index=False,
             disabled=True,
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
             titles=MOVE_TITLES,
-            text_align={"customers": "right"},
-            height=360,
             css_classes=["movement-table"],
-            stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+            **fitted({"customers": 110}, money=("customers",), max_height=420),
         )
         self.movement_view = pn.Column(
             pn.pane.Markdown("## Movement between segments"),
@@ -257,6 +268,22 @@ class SegmentsPage(pn.viewable.Viewer):
             self._draw_now()
         if movement.movement is not None:
             self._draw_movement_now()
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        return [(self.store, ["as_of"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        day = self.store.as_of
+        return [] if day is None else [("as_of", day.isoformat())]
+
+    def restore_view(self, query) -> None:
+        day = as_day(first(query, "as_of"))
+        if day != self.store.as_of:
+            self.store.as_of = day
+            if day is not None:
+                self.as_of.value = day
 
     # -- reactions -------------------------------------------------------------------------------
 

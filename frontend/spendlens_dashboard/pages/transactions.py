@@ -12,10 +12,11 @@ import panel as pn
 
 from spendlens_dashboard.api import ApiClient, ApiError
 from spendlens_dashboard.components.loading import DelayedLoading
-from spendlens_dashboard.components.table import ApiPagedTabulator
+from spendlens_dashboard.components.table import ApiPagedTabulator, fitted
 from spendlens_dashboard.export import export_href
 from spendlens_dashboard.formatting import format_count
 from spendlens_dashboard.state import CatalogStore, TransactionsStore
+from spendlens_dashboard.state.view import as_int, first, one_of
 
 EMPTY_MESSAGE = "No transactions match these filters and search."
 SORTABLE = {"occurred_at": "date", "amount": "amount"}
@@ -270,12 +271,24 @@ class TransactionsPage(pn.viewable.Viewer):
             titles=TITLES,
             # Ids are names, not quantities: no thousands separators.
             formatters={"id": {"type": "plaintext"}, "customer_id": {"type": "plaintext"}},
-            text_align={"amount": "right", "quantity": "right"},
-            layout="fit_data_stretch",
-            sizing_mode="stretch_width",
-            height=560,
             css_classes=["transactions-table"],
-            stylesheets=[":host .tabulator { font-size: 0.85rem; }"],
+            # The description takes what is left (and ellipsises); the rest always fits.
+            **fitted(
+                {
+                    "id": 72,
+                    "occurred_at": 132,
+                    "customer_id": 82,
+                    "customer_name": 135,
+                    "merchant": 140,
+                    "category": 118,
+                    "quantity": 48,
+                    "kind": 78,
+                    "amount": 100,
+                    "currency": 50,
+                },
+                money=("amount",),
+                text_align={"quantity": "right"},
+            ),
         )
         self.table.param.watch(self._page_chosen, "page")
         self.table.param.watch(self._sorted, "sorters")
@@ -297,6 +310,34 @@ class TransactionsPage(pn.viewable.Viewer):
     def _page_chosen(self, event) -> None:
         if event.new != self.store.page:
             self.store.page = event.new
+
+    # -- the view in the address bar (see state/view.py) --------------------------------------
+
+    def view_params(self) -> list:
+        return [(self.store, ["q", "sort", "page"])]
+
+    def view_options(self) -> list[tuple[str, str]]:
+        store, options = self.store, []
+        if store.q.strip():
+            options.append(("q", store.q.strip()))
+        if store.sort != "-date":
+            options.append(("sort", store.sort))
+        if store.page != 1:
+            options.append(("p", str(store.page)))
+        return options
+
+    def restore_view(self, query) -> None:
+        store = self.store
+        self.search.value = (first(query, "q") or "")[:200]
+        sort = one_of(first(query, "sort"), store.param.sort.objects, "-date")
+        if sort != store.sort:
+            store.sort = sort
+            field = {v: k for k, v in SORTABLE.items()}[sort.lstrip("-")]
+            direction = "desc" if sort.startswith("-") else "asc"
+            self.table.sorters = [] if sort == "-date" else [{"field": field, "dir": direction}]
+        page = as_int(first(query, "p")) or 1
+        if page != store.page:
+            store.page = page
 
     def _sorted(self, event) -> None:
         self.store.sort = api_sort(event.new)
@@ -331,7 +372,8 @@ class TransactionsPage(pn.viewable.Viewer):
         store = self.store
         total = store.total
         self.count.object = (
-            f"**{format_count(total)}** transactions · page {store.page} of {store.page_count}"
+            f"**{format_count(total)}** transactions (purchases and refunds) · "
+            f"page {store.page} of {store.page_count}"
         )
         self.empty.visible = total == 0
         self.table.show_page(store.items, total, store.page)

@@ -6,7 +6,7 @@ None of them follows the shared date filters: each page has controls of its own.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -52,6 +52,8 @@ COHORT_COLUMNS = [
     "customers",
     "revenue",
     "value",
+    "observed_days",
+    "period_days",
 ]
 COHORT_PERIODS = ["week", "month", "quarter"]
 COHORT_METRICS = ["customers", "revenue"]
@@ -149,6 +151,27 @@ def cohort_label(start: date | str, period: str) -> str:
     return f"{day:%b %Y}"
 
 
+def period_end(start: date, period: str) -> date:
+    """The first day after the week, month or quarter that starts on `start`."""
+    if period == "week":
+        return start + timedelta(days=7)
+    months = 3 if period == "quarter" else 1
+    month = start.month - 1 + months
+    return date(start.year + month // 12, month % 12 + 1, 1)
+
+
+def observed_days(start: date | str, period: str, as_of: date | str | None) -> tuple[int, int]:
+    """(days observed up to `as_of`, days in the period): the current period is still running
+    when the first is smaller."""
+    day = date.fromisoformat(start) if isinstance(start, str) else start
+    end = period_end(day, period)
+    whole = (end - day).days
+    if as_of is None:
+        return whole, whole
+    last = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+    return max(0, min(whole, (last - day).days + 1)), whole
+
+
 def cohort_frame(matrix: dict | None) -> pd.DataFrame:
     """The matrix in long form: one row per (cohort, offset); value None when undefined."""
     matrix = matrix or {}
@@ -157,6 +180,7 @@ def cohort_frame(matrix: dict | None) -> pd.DataFrame:
     for cohort in matrix.get("cohorts", []):
         label = cohort_label(cohort["cohort_start"], period)
         for cell in cohort["cells"]:
+            seen, whole = observed_days(cell["period_start"], period, matrix.get("as_of"))
             rows.append(
                 {
                     "cohort_start": cohort["cohort_start"],
@@ -168,6 +192,8 @@ def cohort_frame(matrix: dict | None) -> pd.DataFrame:
                     "customers": cell["customers"],
                     "revenue": float(cell["revenue"]),
                     "value": _number(cell["value"]),
+                    "observed_days": seen,
+                    "period_days": whole,
                 }
             )
     return pd.DataFrame(rows, columns=COHORT_COLUMNS)

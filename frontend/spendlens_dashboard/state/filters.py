@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import param
 
+from spendlens_dashboard.formatting import format_day
+
 PRESETS: dict[str, str] = {
     "last_30_days": "Last 30 days",
     "last_90_days": "Last 90 days",
@@ -100,7 +102,7 @@ class Filters(param.Parameterized):
     def describe(self) -> str:
         """A one-line summary of the period, e.g. 'Last 30 days · 2026-06-01 – 2026-06-30'."""
         start, end = self.period()
-        return f"{PRESETS[self.preset]} · {start:%d %b %Y} – {end:%d %b %Y}"
+        return f"{PRESETS[self.preset]} · {format_day(start)} – {format_day(end)}"
 
     def reset(self) -> None:
         self.param.update(

@@ -19,6 +19,7 @@ class Session(param.Parameterized):
     def __init__(self, client: ApiClient, **params) -> None:
         super().__init__(**params)
         self.client = client
+        self.lifetime = 0.0  # seconds the token was issued for (a page's session lasts as long)
 
     @property
     def logged_in(self) -> bool:
@@ -49,7 +50,8 @@ class Session(param.Parameterized):
 
     def login(self, email: str, password: str) -> None:
         """Log in or raise ApiError; `user` is set before `token` so watchers of token see both."""
-        self.client.login(email.strip(), password)
+        answer = self.client.login(email.strip(), password)
+        self.lifetime = float(answer.get("expires_in") or 0)
         try:
             user = self.client.me()
         except ApiError:
@@ -58,6 +60,20 @@ class Session(param.Parameterized):
         self.user = user
         self.notice = ""
         self.token = self.client.token
+
+    def resume(self, token: str) -> bool:
+        """Carry on with a token this browser logged in with before (a reload, a link); False
+        (and still logged out) when the API no longer takes it."""
+        self.client.token = token
+        try:
+            user = self.client.me()
+        except ApiError:
+            self.client.logout()
+            return False
+        self.user = user
+        self.notice = ""
+        self.token = token
+        return True
 
     def logout(self, notice: str = "") -> None:
         self.client.logout()

@@ -1,0 +1,77 @@
+"""The browser's address bar as a component: the App writes the view's query string into it (a
+new history entry, or in place), and hears Back and Forward.
+
+Panel's `pn.state.location` gives the query string the page was opened with, but it can neither
+replace a history entry nor report Back/Forward (it never listens to `popstate`), and writing
+back the URL the browser just went back to would add a duplicate entry. So the App reads the
+first URL from `pn.state.location` and keeps it up to date through this small model.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import param
+from panel.reactive import ReactiveHTML
+
+
+class AddressBar(ReactiveHTML):
+    """`show(search, push)` puts '?…' in the address bar; `popped` changes on Back/Forward.
+
+    (It also gives cut-off table cells their whole text as a tooltip: one small model in the
+    page for the browser-side helpers rather than one each.)"""
+
+    wanted = param.String(default="", doc="'P?…' to push a history entry, 'R?…' to replace it")
+    popped = param.String(default="", doc="'<n>|?…': the query string Back/Forward went to")
+
+    _template = '<div id="address" style="display: none"></div>'
+
+    _scripts = {
+        "render": """
+            state.apply = () => {
+              const wanted = data.wanted;
+              if (!wanted) { return; }
+              const search = decodeURIComponent(wanted.slice(1));
+              if (window.location.search === search) { return; }
+              const url = window.location.pathname + search + window.location.hash;
+              if (wanted[0] === 'R') { window.history.replaceState(null, '', url); }
+              else { window.history.pushState(null, '', url); }
+            };
+            state.count = 0;
+            state.listener = () => {
+              state.count += 1;
+              data.popped = state.count + '|' + window.location.search;
+            };
+            window.addEventListener('popstate', state.listener);
+            state.apply();
+            // Table cells cut by their ellipsis get their whole text as a title (a tooltip);
+            // an attribute is text, never markup (Tabulator's own tooltips insert HTML).
+            state.titles = (event) => {
+              const path = event.composedPath ? event.composedPath() : [];
+              for (const el of path) {
+                if (el.classList && el.classList.contains('tabulator-cell')) {
+                  if (el.scrollWidth > el.clientWidth + 1) { el.title = el.textContent; }
+                  else if (el.hasAttribute('title')) { el.removeAttribute('title'); }
+                  return;
+                }
+              }
+            };
+            document.addEventListener('mouseover', state.titles, true);
+        """,
+        "wanted": "state.apply();",
+        "remove": """
+            window.removeEventListener('popstate', state.listener);
+            document.removeEventListener('mouseover', state.titles, true);
+        """,
+    }
+
+    def __init__(self, **params) -> None:
+        super().__init__(height=0, width=0, margin=0, **params)
+
+    def show(self, search: str, *, push: bool = True) -> None:
+        # Quoted whole: Panel HTML-escapes the string parameters of a ReactiveHTML ('&amp;').
+        self.wanted = ("P" if push else "R") + quote(search, safe="")
+
+    @staticmethod
+    def popped_search(popped: str) -> str:
+        return popped.split("|", 1)[1] if "|" in popped else ""
