@@ -23,6 +23,7 @@ from spendlens_dashboard.pages import NAVIGATION, PAGES
 from spendlens_dashboard.components.jobs_panel import JobsPanel
 from spendlens_dashboard.pages.clv import FitForm
 from spendlens_dashboard.pages.data import ImportPanel, imported_message
+from spendlens_dashboard.pages.journey import CustomerJourney
 from spendlens_dashboard.pages.transactions import TransactionEditor, noon_of
 from spendlens_dashboard.state import (
     CatalogStore,
@@ -37,6 +38,11 @@ from spendlens_dashboard.state.clv import ClvFitStore, ClvStore
 from spendlens_dashboard.state.errors import ApiErrors
 from spendlens_dashboard.state.imports import ImportStore
 from spendlens_dashboard.state.jobs import RecentJobsStore
+from spendlens_dashboard.state.journey import (
+    CustomerEventsStore,
+    CustomerStagesStore,
+    JourneyStore,
+)
 
 pn.extension("tabulator", design="bootstrap", notifications=True, inline=False)
 
@@ -115,6 +121,7 @@ class Workspace:
                 "cohorts": self._cohorts_page,
                 "clv": self._clv_page,
                 "data": self._data_page,
+                "journey": self._journey_page,
             }
             self.pages[slug] = builders[slug]()
             if self.app.theme_switch.dark:
@@ -125,9 +132,15 @@ class Workspace:
         app, session = self.app, self.app.session
         self.customers = CustomersStore(session.client, currency=session.currency)
         self.customer_detail = CustomerDetailStore(session.client)
-        for store in (self.customers, self.customer_detail):
+        stages, events = CustomerStagesStore(session.client), CustomerEventsStore(session.client)
+        for store in (self.customers, self.customer_detail, stages, events):
             app.errors.watch(store)
-        page = PAGES["customers"](self.customers, self.customer_detail, currency=session.currency)
+        page = PAGES["customers"](
+            self.customers,
+            self.customer_detail,
+            currency=session.currency,
+            journey=CustomerJourney(stages, events),
+        )
         self.customers.load()
         return page
 
@@ -149,6 +162,17 @@ class Workspace:
         page = PAGES["cohorts"](cohorts, currency=session.currency)
         self.analytics.append(cohorts)
         cohorts.load()
+        return page
+
+    def _journey_page(self) -> pn.viewable.Viewer:
+        app, session = self.app, self.app.session
+        # Stages "now": at the end of the pinned today (demo, tests), else the API's now.
+        pinned = app.settings.dashboard_today
+        journey = JourneyStore(session.client, app.filters, as_of=pinned)
+        app.errors.watch(journey)
+        page = PAGES["journey"](journey)
+        self.analytics.append(journey)
+        journey.load()
         return page
 
     def _clv_page(self) -> pn.viewable.Viewer:
@@ -260,6 +284,9 @@ class Workspace:
         self.download_key = None
         for store in (self.overview, self.transactions):
             store.dispose()
+        for store in self.analytics:
+            if hasattr(store, "dispose"):  # the ones following the shared filters
+                store.dispose()
         if self.importer is not None:
             self.importer.dispose()
         if self.fit_form is not None:

@@ -215,7 +215,9 @@ def recent_frame(detail: dict) -> pd.DataFrame:
 class CustomerDetail(pn.viewable.Viewer):
     """One customer: profile, totals, spend per month and the latest transactions."""
 
-    def __init__(self, store: CustomerDetailStore, currency: str, on_back, **params) -> None:
+    def __init__(
+        self, store: CustomerDetailStore, currency: str, on_back, journey=None, **params
+    ) -> None:
         super().__init__(**params)
         self.store = store
         self.currency = currency
@@ -255,6 +257,7 @@ class CustomerDetail(pn.viewable.Viewer):
             self.chart,
             pn.pane.Markdown("### Recent transactions"),
             self.recent,
+            *([journey] if journey is not None else []),
             sizing_mode="stretch_width",
             css_classes=["customer-detail"],
         )
@@ -286,9 +289,15 @@ class CustomersPage(pn.viewable.Viewer):
     title = "Customers"
 
     def __init__(
-        self, store: CustomersStore, detail_store: CustomerDetailStore, currency: str, **params
+        self,
+        store: CustomersStore,
+        detail_store: CustomerDetailStore,
+        currency: str,
+        journey=None,
+        **params,
     ) -> None:
         super().__init__(**params)
+        self.journey = journey  # the customer's stages and events (pages.journey.CustomerJourney)
         self.store = store
         self.detail_store = detail_store
         self.search = pn.widgets.TextInput(
@@ -361,7 +370,9 @@ class CustomersPage(pn.viewable.Viewer):
             self.table,
             sizing_mode="stretch_width",
         )
-        self.detail = CustomerDetail(detail_store, currency, on_back=self.show_list)
+        self.detail = CustomerDetail(
+            detail_store, currency, on_back=self.show_list, journey=journey
+        )
         self._layout = pn.Column(self.list_view, sizing_mode="stretch_width")
         if store.items is not None:
             self._draw_now()
@@ -378,6 +389,8 @@ class CustomersPage(pn.viewable.Viewer):
 
     def open_customer(self, customer_id: int) -> None:
         self._layout[:] = [self.detail]
+        if self.journey is not None:
+            self.journey.show(customer_id)
         if self.detail_store.customer_id == customer_id:
             self.detail_store.load()
         else:
