@@ -88,7 +88,9 @@ def test_journey_page_and_customer_journey_match_the_api(
     expect_journey(tab, analyst_client)
     expect(tab.locator(".journey-sankey canvas, .journey-sankey .bk-Canvas").first).to_be_visible()
     expect(tab.locator(".journey-empty")).to_be_hidden()
-    tab.screenshot(path=str(page_screenshot("journey")), full_page=True)
+    tab.screenshot(path=str(page_screenshot("journey")))
+    tab.locator(".journey-sankey").scroll_into_view_if_needed()
+    tab.screenshot(path=str(page_screenshot("journey-flows")))
 
     # Months instead of weeks: the stage counts over time come again (the rest stays).
     tab.locator("select:has(option:text-is('Month'))").select_option(label="Month")
@@ -123,4 +125,4 @@ def test_journey_page_and_customer_journey_match_the_api(
         f"{format_count(events['total'])} events"
     )
     tab.locator(".customer-stages").scroll_into_view_if_needed()
-    tab.screenshot(path=str(page_screenshot("journey-customer")), full_page=True)
+    tab.screenshot(path=str(page_screenshot("journey-customer")))

@@ -121,6 +121,8 @@ def _table(frame: pd.DataFrame, titles: dict, css: str) -> FrameTabulator:
         frame,
         show_index=False,
         disabled=True,
+        selectable=False,
+        sortable=False,
         layout="fit_data_stretch",
         sizing_mode="stretch_width",
         titles=titles,
@@ -264,6 +266,8 @@ class CustomerJourney(pn.viewable.Viewer):
             page_size=events.page_size,
             show_index=False,
             disabled=True,
+            selectable=False,
+            sortable=False,  # newest first, paged by the API
             titles=EVENT_TITLES,
             formatters={"event_id": {"type": "plaintext"}},
             layout="fit_data_stretch",
