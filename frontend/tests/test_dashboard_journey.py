@@ -126,3 +126,17 @@ def test_journey_page_and_customer_journey_match_the_api(
     )
     tab.locator(".customer-stages").scroll_into_view_if_needed()
     tab.screenshot(path=str(page_screenshot("journey-customer")))
+
+
+def test_an_organisation_without_events_gets_the_empty_state(
+    page: BrowserPage, fresh_org: tuple[str, str]
+):
+    tab = log_in(page, *fresh_org)
+    tab.get_by_role("button", name="Journey", exact=True).click()
+    expect(tab.locator(".journey-empty")).to_be_visible()
+    expect(tab.get_by_text("No customer has a lifecycle stage yet")).to_be_visible()
+    for stage in ("lead", "prospect", "customer", "churned"):
+        expect(tab.locator(f"[data-journey=stage-{stage}]")).to_have_text("0")
+    expect(tab.locator("[data-journey=total]")).to_have_text("0")
+    expect(tab.locator(".journey-charts")).to_be_hidden()
+    tab.screenshot(path=str(page_screenshot("journey-empty")))
