@@ -25,6 +25,7 @@ from spendlens_dashboard.pages import NAVIGATION, PAGES
 from spendlens_dashboard.components.jobs_panel import JobsPanel
 from spendlens_dashboard.pages.clv import FitForm
 from spendlens_dashboard.pages.data import ImportPanel, imported_message
+from spendlens_dashboard.pages.journey import CustomerJourney
 from spendlens_dashboard.pages.transactions import TransactionEditor, noon_of
 from spendlens_dashboard.security import BROWSER_COOKIE
 from spendlens_dashboard.sessions import DASHBOARD_SESSIONS, page_cookie, page_session_token
@@ -41,6 +42,11 @@ from spendlens_dashboard.state.clv import ClvFitStore, ClvStore
 from spendlens_dashboard.state.errors import ApiErrors
 from spendlens_dashboard.state.imports import ImportStore
 from spendlens_dashboard.state.jobs import RecentJobsStore
+from spendlens_dashboard.state.journey import (
+    CustomerEventsStore,
+    CustomerStagesStore,
+    JourneyStore,
+)
 from spendlens_dashboard.state.session import EXPIRED_MESSAGE
 from spendlens_dashboard.state.view import (
     PAGE_KEY,
@@ -134,6 +140,7 @@ class Workspace:
                 "cohorts": self._cohorts_page,
                 "clv": self._clv_page,
                 "data": self._data_page,
+                "journey": self._journey_page,
             }
             self.pages[slug] = builders[slug]()
             self.app._watch_view_of(self.pages[slug])
@@ -145,13 +152,15 @@ class Workspace:
         app, session = self.app, self.app.session
         self.customers = CustomersStore(session.client, currency=session.currency)
         self.customer_detail = CustomerDetailStore(session.client)
-        for store in (self.customers, self.customer_detail):
+        stages, events = CustomerStagesStore(session.client), CustomerEventsStore(session.client)
+        for store in (self.customers, self.customer_detail, stages, events):
             app.errors.watch(store)
         page = PAGES["customers"](
             self.customers,
             self.customer_detail,
             currency=session.currency,
             today=app.filters.reference_day,
+            journey=CustomerJourney(stages, events),
         )
         page.restore_view(self.query)
         self.customers.load()
@@ -177,6 +186,17 @@ class Workspace:
         self.analytics.append(cohorts)
         page.restore_view(self.query)
         cohorts.load()
+        return page
+
+    def _journey_page(self) -> pn.viewable.Viewer:
+        app, session = self.app, self.app.session
+        # Stages "now": at the end of the pinned today (demo, tests), else the API's now.
+        pinned = app.settings.dashboard_today
+        journey = JourneyStore(session.client, app.filters, as_of=pinned)
+        app.errors.watch(journey)
+        page = PAGES["journey"](journey)
+        self.analytics.append(journey)
+        journey.load()
         return page
 
     def _clv_page(self) -> pn.viewable.Viewer:
@@ -290,6 +310,9 @@ class Workspace:
         for store in (self.overview, self.transactions):
             store.dispose()
         self.breadcrumb.dispose()
+        for store in self.analytics:
+            if hasattr(store, "dispose"):  # the ones following the shared filters
+                store.dispose()
         if self.importer is not None:
             self.importer.dispose()
         if self.fit_form is not None:

@@ -138,3 +138,22 @@ def served_page(build: Callable) -> Iterator[str]:
         yield url
     finally:
         server.stop()
+
+
+def rebuild_journey(client: ApiClient, slug: str = "acme-retail", timeout: float = 180.0) -> dict:
+    """Queue a `journey` job deriving every customer's stages of the organisation `slug` from
+    its events, as `spendlens seed` does for a new demo organisation (the test database is seeded
+    without it), and wait until the worker finished it. Needs the `job_worker` fixture (and the
+    `database_url` one, which points this process at the test database)."""
+    from sqlalchemy import select
+
+    from spendlens.db import background_transaction
+    from spendlens.journey.service import queue_full_rebuild
+    from spendlens.models import Organization
+
+    with background_transaction() as conn:
+        org_id = conn.execute(select(Organization.id).where(Organization.slug == slug)).scalar_one()
+        job_id = queue_full_rebuild(conn, org_id, trigger="test")
+    job = wait_for_job(client, job_id, timeout=timeout)
+    assert job["state"] == "succeeded", job
+    return job

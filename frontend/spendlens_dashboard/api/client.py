@@ -543,3 +543,48 @@ class ApiClient:
     def clv_fit_summary(self, fit_id: int) -> dict:
         """GET /clv/fits/{id}/summary: the CLV distribution and the P(alive) matrix."""
         return self._get(f"/clv/fits/{fit_id}/summary")
+
+    # -- customer journey -----------------------------------------------------------------------
+
+    def journey_stages(self, as_of: str | None = None) -> dict:
+        """GET /journey/stages: customers per lifecycle stage and `total` at an instant (a date:
+        the end of that UTC day; default now)."""
+        return self._get("/journey/stages", {"as_of": as_of})
+
+    def journey_timeseries(
+        self, interval: Interval = "month", start: str | None = None, end: str | None = None
+    ) -> dict:
+        """GET /journey/stages/timeseries: customers per stage at the end of each period."""
+        return self._get(
+            "/journey/stages/timeseries", {"interval": interval, "start": start, "end": end}
+        )
+
+    def journey_funnel(
+        self, start: str | None = None, end: str | None = None, within_days: int | None = None
+    ) -> dict:
+        """GET /journey/funnel: lead → prospect → customer of the customers first seen in the
+        UTC days start … end, with conversions and times to convert."""
+        return self._get(
+            "/journey/funnel", {"start": start, "end": end, "within_days": within_days}
+        )
+
+    def journey_flows(self, start: str | None = None, end: str | None = None) -> dict:
+        """GET /journey/flows: customers per (stage at `start`, stage at `end`), nodes and links."""
+        return self._get("/journey/flows", {"start": start, "end": end})
+
+    def customer_stages(self, customer_id: int) -> dict:
+        """GET /customers/{id}/stages: the stage history (intervals oldest first) and milestones."""
+        return self._get(f"/customers/{customer_id}/stages")
+
+    def customer_events(
+        self,
+        customer_id: int,
+        *,
+        skip: int = 0,
+        limit: int = 20,
+        type: str | Sequence[str] | None = None,
+    ) -> dict:
+        """GET /customers/{id}/events: one customer's events, newest first ({items, total, …})."""
+        return self._get(
+            f"/customers/{customer_id}/events", {"skip": skip, "limit": limit, "type": type}
+        )

@@ -3,6 +3,7 @@
 from spendlens_dashboard.pages.cohorts import CohortsPage
 from spendlens_dashboard.pages.customers import CustomersPage
 from spendlens_dashboard.pages.data import DataPage
+from spendlens_dashboard.pages.journey import JourneyPage
 from spendlens_dashboard.pages.clv import ClvPage
 from spendlens_dashboard.pages.login import LoginPage
 from spendlens_dashboard.pages.overview import OverviewPage
@@ -17,6 +18,7 @@ PAGES = {
     "segments": SegmentsPage,
     "cohorts": CohortsPage,
     "clv": ClvPage,
+    "journey": JourneyPage,
     "data": DataPage,
 }
 # The pages a logged-in user navigates between, in menu order.
@@ -27,6 +29,7 @@ NAVIGATION = (
     "segments",
     "cohorts",
     "clv",
+    "journey",
     "data",
 )
 
@@ -36,6 +39,7 @@ __all__ = [
     "CohortsPage",
     "CustomersPage",
     "DataPage",
+    "JourneyPage",
     "ClvPage",
     "LoginPage",
     "OverviewPage",

@@ -231,6 +231,7 @@ class CustomerDetail(pn.viewable.Viewer):
         currency: str,
         on_back,
         today: Callable[[], date] = date.today,
+        journey=None,
         **params,
     ) -> None:
         super().__init__(**params)
@@ -280,6 +281,7 @@ class CustomerDetail(pn.viewable.Viewer):
             self.chart,
             pn.pane.Markdown("### Recent transactions"),
             self.recent,
+            *([journey] if journey is not None else []),
             sizing_mode="stretch_width",
             css_classes=["customer-detail"],
         )
@@ -318,9 +320,11 @@ class CustomersPage(pn.viewable.Viewer):
         detail_store: CustomerDetailStore,
         currency: str,
         today: Callable[[], date] = date.today,
+        journey=None,
         **params,
     ) -> None:
         super().__init__(**params)
+        self.journey = journey  # the customer's stages and events (pages.journey.CustomerJourney)
         self.store = store
         self.detail_store = detail_store
         self.search = pn.widgets.TextInput(
@@ -395,7 +399,9 @@ class CustomersPage(pn.viewable.Viewer):
             self.table,
             sizing_mode="stretch_width",
         )
-        self.detail = CustomerDetail(detail_store, currency, on_back=self.show_list, today=today)
+        self.detail = CustomerDetail(
+            detail_store, currency, on_back=self.show_list, today=today, journey=journey
+        )
         self._layout = pn.Column(self.list_view, sizing_mode="stretch_width")
         if store.items is not None:
             self._draw_now()
@@ -413,6 +419,8 @@ class CustomersPage(pn.viewable.Viewer):
     def open_customer(self, customer_id: int) -> None:
         self.customer = customer_id
         self._layout[:] = [self.detail]
+        if self.journey is not None:
+            self.journey.show(customer_id)
         if self.detail_store.customer_id == customer_id:
             self.detail_store.load()
         else:
