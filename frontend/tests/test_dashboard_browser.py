@@ -330,11 +330,14 @@ def chart_backgrounds(tab: Page, detail: bool = False) -> list[str]:
 
 
 def wait_until_dark(tab: Page, expression: str) -> None:
-    """Wait for `expression`; on a timeout, say which chart kept which background."""
+    """Wait for `expression`; on a timeout, say which chart kept which background.
+
+    The switch redraws every chart of every page opened so far, one after the other on the
+    session's thread: on a loaded two-core machine that can take longer than the usual wait."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
-        tab.wait_for_function(expression)
+        tab.wait_for_function(expression, timeout=60_000)
     except PlaywrightTimeout:
         raise AssertionError(f"not every chart dark: {chart_backgrounds(tab, True)}") from None
 
