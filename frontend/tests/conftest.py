@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import uuid
 from urllib.parse import urlparse
 from collections.abc import Callable, Iterator
@@ -39,6 +38,8 @@ from dashboard_support import (  # noqa: E402
     ROOT,
     NewUser,
     free_port,
+    spendlens_process,
+    wait_for_process,
     logged_in_client,
     wait_until_up,
 )
@@ -80,8 +81,6 @@ def api_url(database_url: str) -> Iterator[str]:
     server, Playwright and the coverage tracer, and late in a full run its answers took long
     enough (18 s for a list of merchants) for browser tests to time out. Its log is
     test-output/api.log."""
-    logs = ROOT / "test-output"
-    logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
     # One API serves the whole run from one address, and every browser test uses the same demo
     # accounts: the dashboard's bursts (a page is a dozen calls) would meet the per-token and
@@ -94,21 +93,10 @@ def api_url(database_url: str) -> Iterator[str]:
         SPENDLENS_RATE_LIMIT_PER_TOKEN="100000/minute",
         SPENDLENS_RATE_LIMIT_PER_ADDRESS="100000/minute",
     )
-    command = [sys.executable, "-m", "spendlens.cli", "serve", "--port", str(port)]
-    with open(logs / "api.log", "wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url + "/livez", timeout=60)
-    except RuntimeError:
-        process.kill()
-        raise RuntimeError((logs / "api.log").read_text()[-3000:]) from None
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    with spendlens_process(["serve", "--port", str(port)], "api.log", env):
+        url = f"http://127.0.0.1:{port}"
+        wait_for_process(url + "/livez", "api.log")
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -128,8 +116,6 @@ def dashboard_url(api_url: str) -> Iterator[str]:
 def job_worker(database_url: str) -> Iterator[subprocess.Popen]:
     """A `spendlens worker` on the test database, so queued jobs (imports, recomputes, model
     fits) actually run; one for the whole run, started by the first test that needs it."""
-    logs = ROOT / "test-output"
-    logs.mkdir(parents=True, exist_ok=True)
     # It also runs the job kind the test suite declares for itself (tests/jobs/toy_job.py).
     path = os.pathsep.join(filter(None, [str(ROOT / "backend"), os.environ.get("PYTHONPATH")]))
     env = dict(
@@ -138,21 +124,9 @@ def job_worker(database_url: str) -> Iterator[subprocess.Popen]:
         SPENDLENS_LOG_LEVEL="INFO",
         PYTHONPATH=path,
     )
-    with open(logs / "dashboard-worker.log", "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "spendlens.cli", "worker", "--import", "tests.jobs.toy_job"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    yield process
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    args = ["worker", "--import", "tests.jobs.toy_job"]
+    with spendlens_process(args, "dashboard-worker.log", env) as process:
+        yield process
 
 
 @pytest.fixture

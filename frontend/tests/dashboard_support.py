@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +51,40 @@ def wait_until_up(url: str, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{url} did not come up within {timeout} s")
         time.sleep(0.1)
+
+
+@contextmanager
+def spendlens_process(args: list[str], log_name: str, env: dict) -> Iterator[subprocess.Popen]:
+    """`python -m spendlens.cli *args` as a process of its own, its output in
+    test-output/<log_name>; stopped (SIGTERM, then SIGKILL after 15 s) when the block ends."""
+    logs = ROOT / "test-output"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / log_name, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "spendlens.cli", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def wait_for_process(url: str, log_name: str, timeout: float = 60.0) -> None:
+    """`wait_until_up` for a spendlens_process: when it does not come up, its log says why."""
+    try:
+        wait_until_up(url, timeout=timeout)
+    except RuntimeError:
+        log = (ROOT / "test-output" / log_name).read_text(errors="replace")
+        raise RuntimeError(f"{url} did not come up; {log_name}:\n{log[-3000:]}") from None
 
 
 def logged_in_client(api_url: str, email: str, password: str = DEMO_PASSWORD) -> ApiClient:

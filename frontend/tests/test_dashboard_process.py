@@ -9,41 +9,26 @@ collection time."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 from dashboard_support import (
     ANALYST,
     DEMO_PASSWORD,
-    ROOT,
     free_port,
-    wait_until_up,
+    spendlens_process,
+    wait_for_process,
 )
 
 
 @pytest.fixture(scope="module")
 def dashboard_process(api_url: str) -> Iterator[str]:
-    logs = ROOT / "test-output"
-    logs.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    command = [sys.executable, "-m", "spendlens.cli", "dashboard", "--port", str(port)]
-    command += ["--api-url", api_url]
-    with open(logs / "dashboard-process.log", "wb") as log:
-        process = subprocess.Popen(
-            command, env=dict(os.environ), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_until_up(url + "liveness", timeout=60)
+    args = ["dashboard", "--port", str(port), "--api-url", api_url]
+    with spendlens_process(args, "dashboard-process.log", dict(os.environ)):
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_process(url + "liveness", "dashboard-process.log")
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def log_in_and_fail_a_call(browser, url: str):
