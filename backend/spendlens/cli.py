@@ -27,9 +27,27 @@ def alembic_config(database_url: str | None = None):
 
 
 def migrate(database_url: str | None = None, revision: str = "head") -> None:
+    """Upgrade the database at `database_url` (the owner's; default: settings) to `revision`,
+    then create and grant the application role (README: "Row-level security")."""
     from alembic import command
 
     command.upgrade(alembic_config(database_url), revision)
+    grant_app_role(database_url)
+
+
+def grant_app_role(database_url: str | None = None) -> str:
+    """Create the application role if needed and grant it what it needs; returns its name."""
+    from spendlens.config import get_settings
+    from spendlens.db import make_engine
+    from spendlens.tenancy import provision_app_role
+
+    settings = get_settings()
+    engine = make_engine(database_url or settings.sqlalchemy_url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            return provision_app_role(conn, settings)
+    finally:
+        engine.dispose()
 
 
 def downgrade(database_url: str | None = None, revision: str = "base") -> None:
@@ -77,10 +95,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_seed(args: argparse.Namespace) -> int:
-    from spendlens.db import background_engine
+    from spendlens.db import owner_engine
     from spendlens.seed import main_summary, seed_demo
 
-    engine = background_engine()
+    engine = owner_engine()
     try:
         results = seed_demo(engine, as_of=args.as_of, scale=args.scale)
     finally:
@@ -103,12 +121,14 @@ def _queue_first_rfm_snapshots(slugs: list[str], as_of) -> None:
     from spendlens.db import background_transaction
     from spendlens.models import Organization
     from spendlens.segments.service import queue_recompute
+    from spendlens.tenancy import set_org
 
     with background_transaction() as conn:
         orgs = conn.execute(
             select(Organization.id).where(Organization.slug.in_(slugs)).order_by(Organization.id)
         ).scalars()
         for org_id in list(orgs):
+            set_org(conn, org_id)
             queue_recompute(conn, org_id, trigger="seed", as_of=as_of)
 
 
@@ -120,12 +140,14 @@ def _queue_first_journeys(slugs: list[str]) -> None:
     from spendlens.db import background_transaction
     from spendlens.journey.service import queue_full_rebuild
     from spendlens.models import Organization
+    from spendlens.tenancy import set_org
 
     with background_transaction() as conn:
         orgs = conn.execute(
             select(Organization.id).where(Organization.slug.in_(slugs)).order_by(Organization.id)
         ).scalars()
         for org_id in list(orgs):
+            set_org(conn, org_id)
             queue_full_rebuild(conn, org_id, trigger="seed")
 
 

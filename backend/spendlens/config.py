@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         default="postgresql+psycopg2://postgres@127.0.0.1:5432/spendlens",
         validation_alias=AliasChoices("SPENDLENS_DATABASE_URL", "DATABASE_URL"),
     )
+    # The API, the worker and `spendlens import` connect as the application role, which is not
+    # the tables' owner and cannot bypass row-level security (README: "Row-level security").
+    # Unset: the owner URL above with the user `app_db_role` and the password `app_db_password`.
+    app_database_url: str | None = None
+    app_db_role: str = Field(default="spendlens_app", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    app_db_password: str | None = None
     secret_key: str = EXAMPLE_SECRET_KEY
     jwt_issuer: str = "spendlens"
     jwt_audience: str = "spendlens-api"
@@ -110,8 +116,29 @@ class Settings(BaseSettings):
 
     @property
     def sqlalchemy_url(self) -> str:
-        """The DSN with the psycopg2 driver named, whatever form DATABASE_URL was given in."""
+        """The owner's DSN (migrations, the demo seed, backups) with the psycopg2 driver named,
+        whatever form DATABASE_URL was given in."""
         return normalize_database_url(self.database_url)
+
+    @property
+    def app_sqlalchemy_url(self) -> str:
+        """The application role's DSN: everything that serves or processes tenants' data."""
+        if self.app_database_url:
+            return normalize_database_url(self.app_database_url)
+        from sqlalchemy.engine import URL, make_url
+
+        owner = make_url(self.sqlalchemy_url)
+        # Never the owner's password (URL.set would keep it when ours is None).
+        url = URL.create(
+            owner.drivername,
+            username=self.app_db_role,
+            password=self.app_db_password,
+            host=owner.host,
+            port=owner.port,
+            database=owner.database,
+            query=owner.query,
+        )
+        return url.render_as_string(hide_password=False)
 
 
 def normalize_database_url(url: str) -> str:

@@ -73,9 +73,10 @@ def api_session_options(settings: Settings) -> str:
 
 @lru_cache
 def get_engine() -> Engine:
+    """The application role's engine (row-level security applies: see spendlens.tenancy)."""
     settings = get_settings()
     return make_engine(
-        settings.sqlalchemy_url,
+        settings.app_sqlalchemy_url,
         pool_size=settings.db_pool_size,
         # Room for every gated request to hold two connections at once, plus every stream:
         # an admitted request never waits in the pool.
@@ -106,9 +107,9 @@ def background_transaction(engine: Engine | None = None) -> Iterator[Connection]
         yield conn
 
 
-def background_engine() -> Engine:
-    """An engine without the API's time limits, for long work that manages its own transactions
-    (the demo seed at a large scale)."""
+def owner_engine() -> Engine:
+    """An engine of the tables' owner (which bypasses row-level security) without the API's
+    time limits, for deployment work: the demo seed (loading organisations, ANALYZE)."""
     return make_engine(get_settings().sqlalchemy_url, pool_size=2)
 
 
@@ -205,7 +206,8 @@ def get_stream_connection() -> Callable[[], AbstractContextManager[Connection]]:
     """Opens a connection of its own for a streamed response, which outlives the request session.
 
     Use it inside a `DatabaseStreamingResponse` (spendlens.kit.streaming), which takes a slot of
-    `stream_gate` first and closes the connection when the client goes away or stalls."""
+    `stream_gate` first and closes the connection when the client goes away or stalls. The
+    generator sets the organisation on it first (`spendlens.tenancy.set_org`)."""
     return get_engine().connect
 
 

@@ -7,7 +7,7 @@ The server is TEST_DATABASE_URL when reachable, otherwise a throwaway embedded P
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +15,8 @@ from datetime import date
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 # Settings are read from the environment: pin them before any spendlens module caches them.
@@ -33,6 +34,7 @@ from spendlens.db import (  # noqa: E402
 )
 from spendlens.main import create_app  # noqa: E402
 from spendlens.models import Organization, User  # noqa: E402
+from spendlens.tenancy import ORG_SETTING, app_role_name  # noqa: E402
 from spendlens.testing import (  # noqa: E402
     DEMO_AS_OF,
     DatabaseFactory,
@@ -60,10 +62,40 @@ def database_url(create_database: Callable[[], str]) -> str:
 
 @pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
-    engine = get_engine()
-    assert str(engine.url.database) in database_url
+    """The owner's engine (bypasses row-level security): tests build and check data with it,
+    across organisations. The app under test connects as the application role."""
+    engine = make_engine(database_url, pool_size=5)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_engine(database_url: str) -> Iterator[Engine]:
+    """The application role's engine, as the API and the worker use it."""
+    engine = get_engine()
+    assert str(engine.url.database) in database_url
+    assert engine.url.username == app_role_name(get_settings())
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app_role(database_url: str) -> str:
+    return app_role_name(get_settings())
+
+
+@contextmanager
+def as_app_role(connection: Connection, role: str) -> Iterator[Connection]:
+    """The test's (owner) connection acting as the application role for the block: what the
+    app does there is checked by row-level security and the role's grants."""
+    connection.exec_driver_sql(f'SET ROLE "{role}"')
+    try:
+        yield connection
+    finally:
+        try:
+            connection.exec_driver_sql("RESET ROLE")
+        except DBAPIError:  # the transaction failed: its rollback resets the role anyway
+            pass
 
 
 @pytest.fixture
@@ -85,24 +117,30 @@ def session(connection: Connection) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(session: Session, connection: Connection) -> FastAPI:
+def app(session: Session, connection: Connection, app_role: str) -> FastAPI:
     application = create_app(get_settings())
 
     def session_override() -> Iterator[Session]:
         # What the test built so far counts as committed (released into the outer transaction),
         # so a request that fails rolls back only its own work, as it would in production.
         session.commit()
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        # The request runs as the application role, under row-level security, as in production;
+        # its organisation is whatever it sets (not what an earlier request left behind).
+        session.info.pop("org_id", None)
+        with as_app_role(connection, app_role):
+            connection.execute(text(f"SELECT set_config('{ORG_SETTING}', '', true)"))
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
 
     application.dependency_overrides[get_session] = session_override
-    # Streamed responses read through the test's connection too, so they see its rows.
-    application.dependency_overrides[get_stream_connection] = lambda: lambda: nullcontext(
-        connection
+    # Streamed responses read through the test's connection too, so they see its rows (as the
+    # application role, like the request).
+    application.dependency_overrides[get_stream_connection] = lambda: lambda: as_app_role(
+        connection, app_role
     )
     return application
 

@@ -22,15 +22,15 @@ def show(conn, name: str) -> str:
 
 
 class TestSessionLimits:
-    def test_api_connections_have_statement_lock_and_idle_limits(self, engine: Engine):
+    def test_api_connections_have_statement_lock_and_idle_limits(self, app_engine: Engine):
         # The API's engine (tests that point the CLI at other databases make a new one).
         with get_engine().connect() as conn:
             assert show(conn, "statement_timeout") == "1min"
             assert show(conn, "lock_timeout") == "5s"
             assert show(conn, "idle_in_transaction_session_timeout") == "1min"
 
-    def test_a_job_transaction_lifts_them_for_itself_only(self, engine: Engine):
-        with engine.connect() as conn:
+    def test_a_job_transaction_lifts_them_for_itself_only(self, app_engine: Engine):
+        with app_engine.connect() as conn:
             with conn.begin():
                 lift_request_timeouts(conn)
                 assert show(conn, "statement_timeout") == "0"

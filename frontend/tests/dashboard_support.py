@@ -186,9 +186,11 @@ def rebuild_journey(client: ApiClient, slug: str = "acme-retail", timeout: float
     from spendlens.db import background_transaction
     from spendlens.journey.service import queue_full_rebuild
     from spendlens.models import Organization
+    from spendlens.tenancy import set_org
 
     with background_transaction() as conn:
         org_id = conn.execute(select(Organization.id).where(Organization.slug == slug)).scalar_one()
+        set_org(conn, org_id)  # the application role sees and writes only this organisation
         job_id = queue_full_rebuild(conn, org_id, trigger="test")
     job = wait_for_job(client, job_id, timeout=timeout)
     assert job["state"] == "succeeded", job

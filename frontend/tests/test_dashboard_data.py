@@ -341,18 +341,21 @@ def test_the_recent_jobs_turn_a_queued_job_into_its_end_without_a_click(
 
     from spendlens.db import get_engine
     from spendlens.jobs.registry import record_job
+    from spendlens.tenancy import set_org
 
     email, password = fresh_org
     client = logged_in_client(api_url, email, password)
     org_id = client.me()["organization"]["id"]
     client.close()
     with get_engine().begin() as conn:  # recorded, not queued: no worker takes it
+        set_org(conn, org_id)
         job_id = record_job(conn, org_id, toy_job.KIND, {"label": "waiting"})
     tab = log_in(page, email, password)
     open_data(tab)
     state = tab.locator(".jobs-table .tabulator-row").first.locator("[tabulator-field=state]")
     expect(state).to_have_text("queued")
     with get_engine().begin() as conn:  # what a worker does when it is done
+        set_org(conn, org_id)
         conn.execute(
             text("UPDATE jobs SET state = 'succeeded', finished_at = now() WHERE id = :id"),
             {"id": job_id},

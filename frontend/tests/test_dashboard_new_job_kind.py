@@ -12,6 +12,7 @@ from tests.jobs import toy_job
 
 from spendlens.db import get_engine
 from spendlens.jobs.registry import enqueue
+from spendlens.tenancy import set_org
 from spendlens_dashboard.components.job_progress import JobProgress
 from spendlens_dashboard.formatting import format_count
 from spendlens_dashboard.state.jobs import JobStore
@@ -27,10 +28,10 @@ def toy_page_url(api_url: str, database_url: str, monkeypatch: pytest.MonkeyPatc
     def toy_page():
         client = logged_in_client(api_url, ANALYST)
         me = client.me()
+        org_id = me["organization"]["id"]
         with get_engine().begin() as conn:  # committed: the worker sees it
-            job_id = enqueue(
-                conn, me["organization"]["id"], toy_job.KIND, {"label": "from the dashboard"}
-            )
+            set_org(conn, org_id)  # the application role writes only this organisation's rows
+            job_id = enqueue(conn, org_id, toy_job.KIND, {"label": "from the dashboard"})
         queued.append(job_id)
         store = JobStore(client)
         store.follow(client.get_job(job_id))

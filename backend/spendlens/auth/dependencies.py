@@ -14,6 +14,7 @@ from spendlens.db import SessionDep
 from spendlens.errors import Forbidden, Unauthorized
 from spendlens.events import keys as ingest_keys
 from spendlens.models import Organization, Role, User
+from spendlens.tenancy import bind_org
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/login", auto_error=False)
 
@@ -35,8 +36,12 @@ def get_current_user(
     claims = decode_access_token(token, settings)
     try:
         user_id = int(claims["sub"])
-    except (TypeError, ValueError):
+        org_id = int(claims["org"])
+    except (KeyError, TypeError, ValueError):
         raise Unauthorized("Invalid token")
+    # The request's organisation from here on (row-level security): the user is read through
+    # its policy, so a token naming another organisation than the user's finds no one.
+    bind_org(session, org_id)
     user = session.get(User, user_id)
     # A deactivated user, a role change or a moved user bumps or breaks these: the token is dead.
     if (

@@ -18,6 +18,7 @@ from spendlens.auth.security import (
 from spendlens.config import Settings
 from spendlens.errors import Forbidden, TooManyRequests, Unauthorized
 from spendlens.models import LoginFailure, Organization, Role, User
+from spendlens.tenancy import bind_org, org_of_email
 
 INVALID_CREDENTIALS = "Incorrect email or password"
 # The length of the email columns: no account has a longer one.
@@ -95,7 +96,15 @@ def authenticate(session: Session, email: str, password: str, settings: Settings
     if len(password) > MAX_PASSWORD_LENGTH:
         raise Unauthorized(INVALID_CREDENTIALS)
 
-    user = session.execute(select(User).where(User.email == email)).scalar_one_or_none()
+    # Emails are unique across organisations: find the account's organisation first (the one
+    # lookup that must see them all), then read the user through its policy.
+    org_id = org_of_email(session, email)
+    user = None
+    if org_id is not None:
+        bind_org(session, org_id)
+        user = session.execute(
+            select(User).where(User.org_id == org_id, User.email == email)
+        ).scalar_one_or_none()
     # An unknown email is verified against a dummy hash, so it takes as long as a known one.
     ok, new_hash = verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
@@ -142,7 +151,8 @@ def unique_slug(session: Session, name: str) -> str:
 
 
 def email_taken(session: Session, email: str) -> bool:
-    return session.execute(select(User.id).where(User.email == email)).first() is not None
+    """Whether any organisation has an account with this email (they are unique)."""
+    return org_of_email(session, email) is not None
 
 
 def signup(
@@ -179,6 +189,7 @@ def signup(
     )
     session.add(org)
     session.flush()
+    bind_org(session, org.id)  # the new organisation's first row (row-level security)
     session.add(
         User(
             org_id=org.id,

@@ -147,8 +147,20 @@ def copy_estimates(conn: Connection, org_id: int, fit_id: int, rows: list[tuple]
         "org_id, fit_id, customer_id, frequency, recency, age, monetary, expected_purchases, "
         "p_alive, expected_spend, clv"
     )
+    # COPY FROM refuses tables under row-level security: copy into a temporary table (the
+    # fast part), then one INSERT … SELECT, which the policy checks.
+    conn.exec_driver_sql("DROP TABLE IF EXISTS pg_temp.clv_estimates_copy")
+    conn.exec_driver_sql(
+        "CREATE TEMPORARY TABLE clv_estimates_copy (LIKE clv_estimates) ON COMMIT DROP"
+    )
     with conn.connection.driver_connection.cursor() as cursor:
-        cursor.copy_expert(f"COPY clv_estimates ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+        cursor.copy_expert(
+            f"COPY clv_estimates_copy ({columns}) FROM STDIN WITH (FORMAT csv)", buffer
+        )
+    conn.exec_driver_sql(
+        f"INSERT INTO clv_estimates ({columns}) SELECT {columns} FROM clv_estimates_copy"
+    )
+    conn.exec_driver_sql("DROP TABLE pg_temp.clv_estimates_copy")
 
 
 def base_currency(conn: Connection, org_id: int) -> str:

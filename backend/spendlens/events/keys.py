@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from spendlens.errors import NotFound
 from spendlens.models import IngestKey, User
+from spendlens.tenancy import bind_org, org_of_ingest_key
 
 INGEST_KEY_PREFIX = "slk_"
 SHOWN_PREFIX_LENGTH = 12  # "slk_" and 8 characters of the secret
@@ -76,9 +77,18 @@ def revoke(session: Session, org_id: int, key_id: int) -> IngestKey:
 
 def authenticate(session: Session, secret: str) -> IngestKey | None:
     """The live key whose secret this is (None: unknown or revoked), its use recorded."""
+    hashed = key_hash(secret)
+    # The key names its organisation (the one lookup across organisations, by the owner's
+    # function); the request is that organisation's from here on (row-level security).
+    org_id = org_of_ingest_key(session, hashed)
+    if org_id is None:
+        return None
+    bind_org(session, org_id)
     key = session.execute(
         select(IngestKey).where(
-            IngestKey.key_hash == key_hash(secret), IngestKey.revoked_at.is_(None)
+            IngestKey.org_id == org_id,
+            IngestKey.key_hash == hashed,
+            IngestKey.revoked_at.is_(None),
         )
     ).scalar_one_or_none()
     if key is None:

@@ -55,27 +55,15 @@ def _bound(month: date) -> str:
 
 def create_month(conn: Connection, month: date) -> int:
     """Create the partition of `month` (its first day), moving its rows out of the default
-    partition; the number of rows moved. Call inside a transaction."""
-    name = partition_name(month)
-    start, end = _bound(month), _bound(add_months(month, 1))
-    # No insert may reach the default partition between the move and the attach (the attach
-    # would then find a row of the new month there and fail); other partitions stay writable.
-    conn.execute(text(f"LOCK TABLE {DEFAULT_PARTITION} IN EXCLUSIVE MODE"))
-    conn.execute(
-        text(f"CREATE TABLE {name} (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
-    )
-    moved = conn.execute(
-        text(
-            f"WITH moved AS (DELETE FROM {DEFAULT_PARTITION} "
-            f"WHERE occurred_at >= :start AND occurred_at < :end RETURNING *) "
-            f"INSERT INTO {name} SELECT * FROM moved"
-        ),
-        {"start": start, "end": end},
-    ).rowcount
-    conn.execute(
-        text(f"ALTER TABLE events ATTACH PARTITION {name} FOR VALUES FROM ('{start}') TO ('{end}')")
-    )
-    return moved
+    partition; the number of rows moved. Call inside a transaction.
+
+    Through the owner's function `spendlens_create_event_partition` (migration 0010): the
+    application role owns no table, so it cannot create or attach one itself. The function locks
+    the default partition first, so no insert reaches it between the move and the attach."""
+    return conn.execute(
+        text("SELECT spendlens_create_event_partition(CAST(:month AS date))"),
+        {"month": month.isoformat()},
+    ).scalar_one()
 
 
 def ensure_partitions(conn: Connection, first: date, last: date) -> dict[str, int]:

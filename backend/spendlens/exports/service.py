@@ -23,6 +23,7 @@ from spendlens.customers.filters import CustomerFilters
 from spendlens.exports import repository
 from spendlens.kit.csvtools import csv_line, neutralise_formula
 from spendlens.kit.money import format_money
+from spendlens.tenancy import set_org
 
 ConnectionFactory = Callable[[], AbstractContextManager[Connection]]
 
@@ -120,6 +121,7 @@ def _customer_lines(
         org_id, currency, filters, include_clv=include_clv
     )
     with connect() as conn:
+        set_org(conn, org_id)  # its own connection: row-level security needs the org too
         for row in _rows(conn, query):
             cells = []
             for column in columns:
@@ -145,6 +147,7 @@ def merchants_csv(connect: ConnectionFactory, org_id: int) -> Iterator[str]:
 def _merchant_lines(connect: ConnectionFactory, org_id: int) -> Iterator[str]:
     yield csv_line(MERCHANT_COLUMNS)
     with connect() as conn:
+        set_org(conn, org_id)
         for row in _rows(conn, repository.merchants_query(org_id)):
             yield csv_line(
                 [
@@ -182,6 +185,7 @@ def _organization_pieces(connect: ConnectionFactory, org_id: int) -> Iterator[st
         if not conn.in_transaction():
             # One snapshot for every list, so no transaction names a customer the list lacks.
             conn.execution_options(isolation_level="REPEATABLE READ")
+        set_org(conn, org_id)
         org = conn.execute(repository.organization_query(org_id)).mappings().one()
         yield "{" + f'"format":{_json(ORG_EXPORT_FORMAT)},"version":{ORG_EXPORT_VERSION},\n'
         yield f'"organization":{_json(dict(org))},\n'

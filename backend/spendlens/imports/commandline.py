@@ -28,6 +28,7 @@ from spendlens.imports.job import execute_import
 from spendlens.imports.service import ImportOptions, check_upload, create_import_job, dry_run
 from spendlens.jobs.runner import run_job
 from spendlens.models import Job, Organization
+from spendlens.tenancy import bind_org
 
 
 class ProgressBar:
@@ -152,6 +153,7 @@ def import_file(
             err.write(f"error: name the organisation with --org (organisations: {slugs})\n")
             return 2
         org = matches[0]
+        bind_org(session, org.id)  # row-level security: everything below is this org's
         upload_bar = ProgressBar("uploading", "bytes", err)
         try:
             checked = check_upload(raw, options)
@@ -179,6 +181,7 @@ def import_file(
     )
     bar.close()
     with session_factory(engine)() as session:
+        bind_org(session, org.id)
         job = session.get(Job, (org.id, job_id))
         result = job.result or {}
         out.write(f"job {job_id}: {state}\n")

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, text
 
 from spendlens.imports.parsing import ParseQuery
 from spendlens.imports.staging import STAGING_SCHEMA
+from spendlens.tenancy import analyze, set_org
 
 COPY_BUFFER_BYTES = 1 << 20
 PG_ENCODINGS = {"utf-8": "UTF8", "latin-1": "LATIN1", "cp1252": "WIN1252"}
@@ -71,23 +72,34 @@ def drop_stale_staging_tables(conn: Connection, *, retention_days: int) -> list[
     A job's run drops its table when it ends, except after an unexpected failure, when the table
     stays so that the job can be retried. Such tables go once the job has been failed for
     `retention_days`; so does a table whose job no longer exists or has finished otherwise.
+    Jobs are read organisation by organisation (row-level security shows one at a time); a
+    table whose job no organisation has is stale.
     """
-    stale = conn.execute(
-        text(f"""
+    tables = conn.execute(text(f"""
             SELECT c.relname
             FROM pg_class c
             JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = '{STAGING_SCHEMA}'
-            LEFT JOIN jobs j ON j.id = CAST(substr(c.relname, 5) AS bigint)
             WHERE c.relkind = 'r' AND c.relname ~ '^job_[0-9]{{1,18}}$'
-              AND (j.id IS NULL
-                   OR j.state IN ('succeeded', 'cancelled')
-                   OR (j.state = 'failed'
-                       AND j.finished_at < now() - make_interval(days => :days)))
-            ORDER BY c.relname
-            """),
-        {"days": retention_days},
-    ).scalars()
-    names = [f"{STAGING_SCHEMA}.{name}" for name in stale]
+            """)).scalars()
+    by_job = {int(name[len("job_") :]): name for name in tables}
+    if not by_job:
+        return []
+    still_needed: set[int] = set()
+    for org_id in conn.execute(text("SELECT id FROM organizations ORDER BY id")).scalars().all():
+        set_org(conn, org_id)
+        still_needed.update(
+            conn.execute(
+                text("""
+                    SELECT id FROM jobs
+                    WHERE org_id = :org_id AND id = ANY(:job_ids)
+                      AND state NOT IN ('succeeded', 'cancelled')
+                      AND NOT (state = 'failed' AND COALESCE(
+                          finished_at < now() - make_interval(days => :days), false))
+                    """),
+                {"org_id": org_id, "job_ids": list(by_job), "days": retention_days},
+            ).scalars()
+        )
+    names = sorted(f"{STAGING_SCHEMA}.{by_job[job_id]}" for job_id in by_job.keys() - still_needed)
     for name in names:
         drop_table(conn, name)
     return names
@@ -268,7 +280,7 @@ def refresh_statistics(conn: Connection, table: str, added: int) -> None:
         {"table": table},
     ).scalar_one()
     if added and (estimate < 0 or added > 0.2 * estimate):
-        conn.exec_driver_sql(f"ANALYZE {table}")
+        analyze(conn, table)  # only the owner may ANALYZE it: through the owner's function
 
 
 def page_count(conn: Connection, table: str) -> int:

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, func, select, text, update
 
 from spendlens.db import get_engine, lift_request_timeouts
 from spendlens.models import Job
+from spendlens.tenancy import set_org
 
 logger = logging.getLogger("spendlens.jobs")
 
@@ -89,6 +90,7 @@ class Progress:
 
     def _update(self, **values: Any) -> None:
         with self.connect() as conn:
+            set_org(conn, self.org_id)
             # Never wait long behind the job's own transaction: progress is best effort.
             conn.execute(text("SET LOCAL lock_timeout = '5s'"))
             conn.execute(
@@ -196,6 +198,7 @@ def execute_job(
     of the same job (a retried job whose first worker is still finishing) waits for the first on
     an advisory lock, then finds the job finished.
     """
+    set_org(conn, org_id)  # the job's organisation: row-level security holds its work to it
     if conn.dialect.server_version_info >= (14,):
         # A backend whose worker died notices at once and rolls back, releasing the run lock
         # for the retry instead of finishing a doomed statement.

@@ -43,7 +43,7 @@ def run_worker(
         ", ".join(modules),
     )
     connector = PsycopgConnector(
-        conninfo=libpq_dsn(settings.sqlalchemy_url), min_size=1, max_size=concurrency + 3
+        conninfo=libpq_dsn(settings.app_sqlalchemy_url), min_size=1, max_size=concurrency + 3
     )
     with queue.replace_connector(connector):
         queue.run_worker(

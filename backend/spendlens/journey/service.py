@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from spendlens import tenancy
 from spendlens.errors import NotFound, Unprocessable
 from spendlens.jobs.registry import enqueue
 from spendlens.journey import repository
@@ -311,8 +312,8 @@ def queue_if_pending(conn: Connection, org_id: int) -> int | None:
 
 
 def set_org(conn: Connection, org_id: int) -> None:
-    """The organisation of this transaction, for row-level security where it is enabled."""
-    conn.execute(text("SELECT set_config('spendlens.org_id', :org, true)"), {"org": str(org_id)})
+    """The organisation of this transaction (row-level security; spendlens.tenancy)."""
+    tenancy.set_org(conn, org_id)
 
 
 # --- questions ----------------------------------------------------------------------------------

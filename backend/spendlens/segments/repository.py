@@ -489,8 +489,8 @@ def lock_settings(session: Session, org_id: int) -> None:
     )
 
 
-def thin_old_snapshots(conn: Connection, *, before: date) -> int:
-    """Delete every organisation's snapshots (and their scores) dated before `before`, except the
+def thin_old_snapshots(conn: Connection, org_id: int, *, before: date) -> int:
+    """Delete the organisation's snapshots (and their scores) dated before `before`, except the
     latest one of each calendar month; returns how many snapshots went. The history stays, at
     one snapshot a month; days from `before` on are all kept."""
     result = conn.execute(
@@ -500,7 +500,7 @@ def thin_old_snapshots(conn: Connection, *, before: date) -> int:
                     PARTITION BY org_id, date_trunc('month', as_of) ORDER BY as_of DESC
                 ) AS newest_first
                 FROM rfm_snapshots
-                WHERE as_of < :before
+                WHERE org_id = :org_id AND as_of < :before
             ), doomed AS (
                 SELECT org_id, as_of FROM ranked WHERE newest_first > 1
             ), scores AS (
@@ -510,7 +510,7 @@ def thin_old_snapshots(conn: Connection, *, before: date) -> int:
             DELETE FROM rfm_snapshots s USING doomed d
             WHERE s.org_id = d.org_id AND s.as_of = d.as_of
             """),
-        {"before": before},
+        {"org_id": org_id, "before": before},
     )
     return result.rowcount
 

@@ -40,6 +40,7 @@ from spendlens.segments.schemas import (
     SnapshotOut,
     SnapshotSource,
 )
+from spendlens.tenancy import set_org
 
 JOB_KIND = "rfm"
 ZERO = Decimal("0.00")
@@ -392,5 +393,6 @@ def queue_daily_recomputes(conn: Connection, as_of: date) -> int:
     """One recompute of `as_of` for every organisation; returns how many were queued."""
     org_ids = repository.organization_ids(conn)
     for org_id in org_ids:
+        set_org(conn, org_id)  # one organisation at a time (row-level security)
         queue_recompute(conn, org_id, trigger="schedule", as_of=as_of)
     return len(org_ids)

@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from spendlens.config import get_settings
 from spendlens.db import background_transaction
 from spendlens.jobs.queue import queue
-from spendlens.segments.repository import thin_old_snapshots
+from spendlens.segments.repository import organization_ids, thin_old_snapshots
 from spendlens.segments.service import queue_daily_recomputes
+from spendlens.tenancy import set_org
 
 logger = logging.getLogger("spendlens.jobs")
 
@@ -48,8 +49,11 @@ def thin_snapshots(timestamp: int) -> int:
     cutoff = thinning_cutoff(timestamp, get_settings().rfm_daily_snapshot_days)
     if cutoff is None:
         return 0
+    deleted = 0
     with background_transaction() as conn:
-        deleted = thin_old_snapshots(conn, before=cutoff)
+        for org_id in organization_ids(conn):
+            set_org(conn, org_id)  # one organisation at a time (row-level security)
+            deleted += thin_old_snapshots(conn, org_id, before=cutoff)
     if deleted:
         logger.info("thinned %d RFM snapshot(s) dated before %s", deleted, cutoff)
     return deleted

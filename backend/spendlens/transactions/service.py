@@ -14,6 +14,7 @@ from spendlens.kit.csvtools import csv_line, neutralise_formula
 from spendlens.kit.money import format_money
 from spendlens.models import Organization, Transaction
 from spendlens.models.rules import TransactionKind
+from spendlens.tenancy import set_org
 from spendlens.transactions import repository
 from spendlens.transactions.filters import TransactionFilters
 from spendlens.transactions.schemas import (
@@ -87,6 +88,7 @@ def export_csv_lines(
     yield csv_line(EXPORT_COLUMNS)
     query = repository.export_query(org_id, filters, sort)
     with connect() as conn:
+        set_org(conn, org_id)  # its own connection: row-level security needs the org too
         result = conn.execute(query, execution_options={"stream_results": True, "yield_per": 2000})
         for row in result.mappings():
             values = []

@@ -17,6 +17,7 @@ from spendlens.auth.service import email_taken, normalize_email
 from spendlens.config import Settings
 from spendlens.errors import Conflict, NotFound, Unauthorized
 from spendlens.models import Invitation, Organization, User
+from spendlens.tenancy import bind_org, org_of_invitation
 from spendlens.users.schemas import InvitationAcceptIn, InvitationIn
 
 INVALID_INVITATION = "This invitation is unknown, already used or expired"
@@ -80,9 +81,16 @@ def accept(
 ) -> tuple[User, Organization]:
     """Create the invited user; the invitation is used up. Unauthorized for an unknown, used or
     expired token (the token is this call's credential)."""
+    token_hash = _token_hash(body.token)
+    # The token is the credential: it names the organisation (the one lookup that must see
+    # every organisation's invitations), whose policy the rest goes through.
+    org_id = org_of_invitation(session, token_hash)
+    if org_id is None:
+        raise Unauthorized(INVALID_INVITATION)
+    bind_org(session, org_id)
     invitation = session.execute(
         select(Invitation)
-        .where(Invitation.token_hash == _token_hash(body.token))
+        .where(Invitation.org_id == org_id, Invitation.token_hash == token_hash)
         .with_for_update()  # two accepts of one token: the second waits, then sees it used
     ).scalar_one_or_none()
     if (

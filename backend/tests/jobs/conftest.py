@@ -14,8 +14,10 @@ import pytest
 from sqlalchemy import Engine
 
 from spendlens.cli import migrate
+from spendlens.config import get_settings
 from spendlens.db import make_engine, session_factory
 from spendlens.models import Organization
+from spendlens.tenancy import bind_org
 
 from tests.builders import create_org
 
@@ -26,11 +28,18 @@ ROOT = BACKEND.parent
 @dataclass
 class WorkerDatabase:
     url: str
-    engine: Engine
+    engine: Engine  # the owner's: tests build and check data with it
+    app_engine: Engine  # the application role's, as the API and the workers connect
     logs: Path
 
     def session(self):
         return session_factory(self.engine)()
+
+    def app_session(self, org_id: int):
+        """A session of the application role in `org_id` (row-level security), as a request's."""
+        session = session_factory(self.app_engine)()
+        bind_org(session, org_id)
+        return session
 
     def org(self, **overrides) -> Organization:
         with self.session() as session:
@@ -44,7 +53,10 @@ def worker_db(create_database, tmp_path_factory) -> Iterator[WorkerDatabase]:
     url = create_database()
     migrate(url)
     engine = make_engine(url, pool_size=2)
-    yield WorkerDatabase(url, engine, tmp_path_factory.mktemp("worker-logs"))
+    app_url = get_settings().model_copy(update={"database_url": url}).app_sqlalchemy_url
+    app_engine = make_engine(app_url, pool_size=2)
+    yield WorkerDatabase(url, engine, app_engine, tmp_path_factory.mktemp("worker-logs"))
+    app_engine.dispose()
     engine.dispose()
 
 

@@ -52,7 +52,7 @@ def test_work_that_raises_fails_the_job_and_writes_nothing(worker_db):
 
     with pytest.raises(RuntimeError):
         run_job(
-            org.id, job_id, work, engine=worker_db.engine, on_progress=lambda *a: seen.append(a)
+            org.id, job_id, work, engine=worker_db.app_engine, on_progress=lambda *a: seen.append(a)
         )
     job = read_job(worker_db, org, job_id)
     assert job.state == "failed" and job.attempts == 1 and job.finished_at is not None
@@ -70,8 +70,8 @@ def test_a_finished_job_is_not_run_again(worker_db):
     def work(conn, job, progress):  # pragma: no cover - must not run
         raise AssertionError("ran a finished job")
 
-    assert run_job(org.id, job_id, work, engine=worker_db.engine) is None
-    assert run_job(org.id, 987654321, work, engine=worker_db.engine) is None
+    assert run_job(org.id, job_id, work, engine=worker_db.app_engine) is None
+    assert run_job(org.id, 987654321, work, engine=worker_db.app_engine) is None
 
 
 def test_stalled_jobs_of_dead_workers_are_requeued(worker_db):

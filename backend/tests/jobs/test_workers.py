@@ -33,7 +33,7 @@ def invoice_file(rows: int, first_invoice: int, customers: int = 20) -> bytes:
 
 def queue_import(db: WorkerDatabase, org: Organization, content: bytes) -> int:
     options = ImportOptions(format=ImportFormat.online_retail, filename="invoices.csv")
-    with db.session() as session:
+    with db.app_session(org.id) as session:  # as the API does it: the upload is the app's
         org = session.get(Organization, org.id)
         job = create_import_job(session, org, None, check_upload(io.BytesIO(content), options))
         session.commit()
@@ -112,7 +112,7 @@ def test_a_killed_worker_leaves_the_data_as_it_was_and_a_retry_completes(worker_
     assert job.state == "running" and job.attempts == 1
 
     def retried():
-        with worker_db.session() as session:
+        with worker_db.app_session(org.id) as session:
             try:
                 out = jobs_service.retry_job(session, org.id, job_id)
             except Conflict:  # the dead worker's backend is still rolling back

@@ -287,7 +287,10 @@ class TestThinningOldSnapshots:
             store(connection, other.id, date.fromisoformat(day))
         scores_before = stored(connection, org.id, date(2026, 1, 31))
 
-        deleted = repository.thin_old_snapshots(connection, before=date(2026, 3, 1))
+        deleted = sum(
+            repository.thin_old_snapshots(connection, org_id, before=date(2026, 3, 1))
+            for org_id in (org.id, other.id)
+        )
 
         def snapshot_days(org_id):
             query = "SELECT as_of::text FROM rfm_snapshots WHERE org_id = :org ORDER BY as_of"
@@ -301,7 +304,7 @@ class TestThinningOldSnapshots:
         for day in ("2025-12-30", "2026-01-05", "2026-01-20", "2026-02-10"):
             assert stored(connection, org.id, date.fromisoformat(day)) == {}  # scores went too
         assert stored(connection, org.id, date(2026, 1, 31)) == scores_before != {}
-        assert repository.thin_old_snapshots(connection, before=date(2026, 3, 1)) == 0
+        assert repository.thin_old_snapshots(connection, org.id, before=date(2026, 3, 1)) == 0
 
     def test_the_nightly_cutoff_follows_the_setting(self):
         from spendlens.segments.tasks import thinning_cutoff
