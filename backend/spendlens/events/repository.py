@@ -19,24 +19,36 @@ from sqlalchemy.orm import Session
 from spendlens.models import Customer, Event
 from spendlens.models.rules import LifecycleStage
 
-# Which of a batch's event ids the organisation has seen, and which of its customers exist: one
-# round trip (event rows have no customer id). Each value is looked up in the index on its own
-# (the OFFSET 0 keeps the planner from turning 1,000 index probes into a scan of the whole table,
-# which it prices lower while the table is small and which costs ten times more).
+# Which of a batch's customers exist, and which of the events of the others the organisation
+# has stored already (a customer that does not exist may still have had events: never in this
+# application, which deletes no customer, but a duplicate must not create anyone); the events
+# of existing customers need no look-up, the insert tells their duplicates apart. One round
+# trip. Each value is looked up in the index on its own (the OFFSET 0 keeps the planner from
+# turning 1,000 index probes into a scan of the whole table, which it prices lower while the
+# table is small and which costs ten times more).
 _LOOKUP = text("""
-    SELECT wanted.event_id::text AS key, NULL::bigint AS customer_id
-    FROM unnest(CAST(:event_ids AS uuid[])) AS wanted(event_id)
+    WITH found AS (
+        SELECT wanted.external_id, c.id
+        FROM unnest(CAST(:external_ids AS text[])) AS wanted(external_id)
+        CROSS JOIN LATERAL (
+            SELECT c.id FROM customers c
+            WHERE c.org_id = :org_id AND c.external_id = wanted.external_id OFFSET 0
+        ) AS c
+    )
+    SELECT external_id AS key, id AS customer_id FROM found
+    UNION ALL
+    SELECT newcomer.event_id::text, NULL::bigint
+    FROM (
+        SELECT sent.event_id
+        FROM unnest(CAST(:event_ids AS uuid[]), CAST(:event_customers AS text[]))
+            AS sent(event_id, external_id)
+        WHERE NOT EXISTS (SELECT 1 FROM found f WHERE f.external_id = sent.external_id)
+        OFFSET 0
+    ) AS newcomer
     CROSS JOIN LATERAL (
         SELECT 1 FROM event_ids k
-        WHERE k.org_id = :org_id AND k.event_id = wanted.event_id OFFSET 0
+        WHERE k.org_id = :org_id AND k.event_id = newcomer.event_id OFFSET 0
     ) AS seen
-    UNION ALL
-    SELECT wanted.external_id, found.id
-    FROM unnest(CAST(:external_ids AS text[])) AS wanted(external_id)
-    CROSS JOIN LATERAL (
-        SELECT c.id FROM customers c
-        WHERE c.org_id = :org_id AND c.external_id = wanted.external_id OFFSET 0
-    ) AS found
     """)
 
 _CREATE_CUSTOMERS = text("""
@@ -86,11 +98,19 @@ class NewCustomer:
 
 
 def lookup(
-    session: Session, org_id: int, event_ids: list[str], external_ids: list[str]
+    session: Session, org_id: int, events: list[tuple[str, str]], external_ids: list[str]
 ) -> tuple[set[str], dict[str, int]]:
-    """The event ids the organisation already has, and the ids of the customers that exist."""
+    """Of `events` ((event id, customer's external id) pairs), the ids the organisation has
+    stored already among those of customers that do not exist; and the ids of the customers of
+    `external_ids` that exist."""
     rows = session.execute(
-        _LOOKUP, {"org_id": org_id, "event_ids": event_ids, "external_ids": external_ids}
+        _LOOKUP,
+        {
+            "org_id": org_id,
+            "event_ids": [event_id for event_id, _ in events],
+            "event_customers": [external_id for _, external_id in events],
+            "external_ids": external_ids,
+        },
     ).all()
     known = {key for key, customer_id in rows if customer_id is None}
     customers = {key: customer_id for key, customer_id in rows if customer_id is not None}

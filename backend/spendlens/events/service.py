@@ -10,7 +10,6 @@ log (lifecycle stages) to rebuild from there on.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -23,6 +22,7 @@ from spendlens.errors import NotFound, PayloadTooLarge
 from spendlens.events import metrics, repository
 from spendlens.events.repository import EventFilters, NewCustomer
 from spendlens.events.schemas import EventOut, EventStatus
+from spendlens.kit import fastjson
 from spendlens.journey import service as journey
 from spendlens.events.validation import (
     MAX_EVENTS_PER_BATCH,
@@ -38,7 +38,7 @@ PAYMENT_TYPES = frozenset({"payment_succeeded", "payment_failed"})
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return fastjson.dumps(value, default=str)
 
 
 @dataclass(slots=True)
@@ -213,10 +213,12 @@ def ingest(session: Session, org_id: int, raw_events: list[Any]) -> IngestResult
     created: set[int] = set()
     stored_ids: set[str] = set()
     if candidates:
+        # Ids already stored are found among the events of customers that do not exist (whose
+        # duplicates must not create them again); the others are told apart by the insert.
         known, customer_ids = repository.lookup(
             session,
             org_id,
-            [e.event_id for e in candidates],
+            [(e.event_id, e.customer) for e in candidates],
             list({e.customer for e in candidates}),
         )
         fresh = [e for e in candidates if e.event_id not in known]

@@ -17,6 +17,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 from spendlens.kit.dates import EARLIEST_DAY, LATEST_DAY
 from spendlens.models import rules
 from spendlens.models.events import EVENT_TYPE_LENGTH
@@ -226,6 +228,24 @@ def _customer(value: Any) -> str:
 
 
 def _encode_properties(properties: dict[str, Any]) -> str:
+    """The properties as compact JSON text, at most MAX_PROPERTIES_BYTES of UTF-8.
+
+    orjson writes them (ten times faster than `json.dumps`) unless they might hold what only
+    the standard library reads: orjson refuses a lone surrogate or an integer beyond 64 bits
+    and writes NaN as null, so an error or a `null` in its text sends the event through
+    `json.dumps`, whose verdict stands (a real null costs only the slower path)."""
+    try:
+        encoded = orjson.dumps(properties)
+    except orjson.JSONEncodeError:
+        encoded = None
+    if encoded is None or b"null" in encoded:
+        return _encode_properties_exactly(properties)
+    if len(encoded) > MAX_PROPERTIES_BYTES:
+        raise Invalid(f"properties must be at most {MAX_PROPERTIES_BYTES} bytes as JSON")
+    return encoded.decode()
+
+
+def _encode_properties_exactly(properties: dict[str, Any]) -> str:
     try:
         encoded = json.dumps(properties, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         size = len(encoded.encode())

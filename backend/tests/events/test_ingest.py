@@ -210,6 +210,38 @@ class TestIngest:
         assert post(client, other_headers, [shared]).json()["stored"] == 1
         assert post(client, analyst, [shared]).json()["stored"] == 1
 
+    def test_json_only_python_reads_is_answered_event_by_event(self, client, session, org, analyst):
+        # orjson parses the bodies; what it reads differently (NaN, an integer beyond 64 bits,
+        # a lone surrogate) must be answered exactly as before.
+        ids = [str(uuid.uuid4()) for _ in range(3)]
+        body = (
+            '{"events": ['
+            '{"event_id": "%s", "type": "login", "occurred_at": "2026-03-02T10:00:00Z", '
+            '"customer": "c", "properties": {"x": NaN}},'
+            '{"event_id": "%s", "type": "login", "occurred_at": "2026-03-02T10:00:00Z", '
+            '"customer": "c", "properties": {"n": 123456789012345678901234567890}},'
+            '{"event_id": "\\ud800", "type": "login", "occurred_at": "2026-03-02T10:00:00Z", '
+            '"customer": "c"},'
+            '{"event_id": "%s", "type": "login", "occurred_at": "2026-03-02T10:00:00Z", '
+            '"customer": "c", "properties": {"ok": null}}'
+            "]}" % tuple(ids)
+        )
+        response = client.post(
+            EVENTS, content=body, headers={**analyst, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 200, response.text
+        results = response.json()["results"]
+        assert [r["status"] for r in results] == ["rejected", "stored", "rejected", "stored"]
+        assert results[0]["reason"] == "properties must be valid JSON"
+        assert results[2]["reason"] == "event_id must be a UUID"
+        stored = dict(
+            session.execute(
+                select(Event.event_id, Event.properties).where(Event.org_id == org.id)
+            ).all()
+        )
+        assert stored[uuid.UUID(ids[1])] == {"n": 123456789012345678901234567890}
+        assert stored[uuid.UUID(ids[2])] == {"ok": None}
+
 
 class TestIngestService:
     def test_touched_names_each_customer_with_its_earliest_new_event(self, session, org):
