@@ -66,6 +66,16 @@ def expect_journey(tab: Page, client: ApiClient) -> None:
     )
 
 
+def expect_funnel(tab: Page, funnel: dict) -> None:
+    steps = funnel["steps"]
+    expect(cells(tab, "journey-funnel-table", "customers")).to_have_text(
+        [format_count(s["customers"]) for s in steps]
+    )
+    expect(cells(tab, "journey-funnel-table", "conversion")).to_have_text(
+        ["–" if s["conversion"] is None else format_share(s["conversion"]) for s in steps]
+    )
+
+
 def a_customer_with_a_history(client: ApiClient) -> tuple[dict, dict]:
     """A demo customer whose stage changed at least once, and their stage history."""
     seen: set[int] = set()
@@ -95,6 +105,15 @@ def test_journey_page_and_customer_journey_match_the_api(
     # Months instead of weeks: the stage counts over time come again (the rest stays).
     tab.locator("select:has(option:text-is('Month'))").select_option(label="Month")
     expect_journey(tab, analyst_client)
+
+    # Conversions within 7 days of the first sighting only, then no limit again (empty).
+    within = tab.locator(".journey-within-days input")
+    within.fill("7")
+    within.press("Enter")
+    expect_funnel(tab, analyst_client.journey_funnel(START, END, within_days=7))
+    within.fill("")
+    within.press("Enter")
+    expect_funnel(tab, analyst_client.journey_funnel(START, END))
 
     # A customer's stage history (oldest first) and events (newest first, paged).
     customer, history = a_customer_with_a_history(analyst_client)
@@ -126,6 +145,20 @@ def test_journey_page_and_customer_journey_match_the_api(
     )
     tab.locator(".customer-stages").scroll_into_view_if_needed()
     tab.screenshot(path=str(page_screenshot("journey-customer")))
+
+    # Only the events of one type (GET /customers/{id}/events?type=...).
+    chosen = events["items"][-1]["type"]
+    of_type = analyst_client.customer_events(customer["id"], limit=10, type=chosen)
+    assert of_type["total"] >= 1
+    tab.locator(".customer-event-types input").click()
+    tab.locator(f".customer-event-types .choices__item--choice[data-value='{chosen}']").click()
+    expect(cells(tab, "customer-events", "event_id")).to_have_text(
+        [str(event["event_id"]) for event in of_type["items"]]
+    )
+    expect(cells(tab, "customer-events", "type")).to_have_text([chosen] * len(of_type["items"]))
+    expect(tab.locator(".customer-events-count")).to_contain_text(
+        f"{format_count(of_type['total'])} events"
+    )
 
 
 def test_an_organisation_without_events_gets_the_empty_state(

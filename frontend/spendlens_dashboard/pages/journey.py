@@ -32,6 +32,20 @@ EMPTY_MESSAGE = (
     "to POST /events (or their rebuild is still running)."
 )
 INTERVALS = {"Day": "day", "Week": "week", "Month": "month"}
+# The documented event types (README, "Events"), for the customer page's type filter.
+EVENT_TYPE_CHOICES = [
+    "signed_up",
+    "plan_selected",
+    "shop_created",
+    "payment_succeeded",
+    "payment_failed",
+    "shop_deleted",
+    "account_deleted",
+    "login",
+    "feature_used",
+    "support_ticket_opened",
+    "support_ticket_closed",
+]
 BOX = {"border": "1px solid var(--panel-border-color, #e0e0e0)", "border-radius": "8px"}
 STAGE_TITLES = {
     "lead": "Leads",
@@ -140,6 +154,17 @@ class JourneyPage(pn.viewable.Viewer):
             label="Interval", options=INTERVALS, value=store.interval, width=140
         )
         self.interval.link(store, value="interval")
+        # Empty: no limit (the funnel counts every conversion, however late).
+        self.within_days = pn.widgets.IntInput(
+            label="Converted within (days)",
+            value=store.within_days,
+            start=0,
+            end=3650,
+            placeholder="no limit",
+            width=180,
+            css_classes=["journey-within-days"],
+        )
+        self.within_days.link(store, value="within_days")
         self.cards = pn.pane.HTML(
             stage_cards_html(None),
             sizing_mode="stretch_width",
@@ -183,7 +208,7 @@ class JourneyPage(pn.viewable.Viewer):
         self._layout = pn.Column(
             pn.pane.Markdown("### Customers per stage now"),
             self.cards,
-            pn.FlexBox(self.interval),
+            pn.FlexBox(self.interval, self.within_days),
             self.summary,
             self.empty,
             self.charts,
@@ -275,12 +300,22 @@ class CustomerJourney(pn.viewable.Viewer):
             css_classes=["customer-events"],
         )
         self.event_count = pn.pane.Markdown("", css_classes=["customer-events-count"])
+        self.event_types = pn.widgets.MultiChoice(
+            label="Event types (empty: all)",
+            options=EVENT_TYPE_CHOICES,
+            value=list(events.types),
+            placeholder="all types",
+            width=420,
+            css_classes=["customer-event-types"],
+        )
+        self.event_types.link(events, value="types")
         self.event_table.param.watch(self._page_chosen, "page")
         self._layout = pn.Column(
             pn.pane.Markdown("### Lifecycle stages"),
             self.milestones,
             self.history,
             pn.pane.Markdown("### Events"),
+            self.event_types,
             self.event_count,
             self.event_table,
             sizing_mode="stretch_width",

@@ -165,13 +165,14 @@ class CustomerEventsStore(PagedStore):
     """One page of GET /customers/{id}/events (newest first) of the customer being looked at."""
 
     customer_id = param.Integer(default=None, allow_None=True)
+    types = param.List(default=[], item_type=str, doc="Only these event types (empty: all)")
     items = param.DataFrame(default=None, allow_None=True)
 
     def __init__(self, client: ApiClient, **params) -> None:
         params.setdefault("page_size", 10)
         super().__init__(client, **params)
 
-    @param.depends("customer_id", watch=True)
+    @param.depends("customer_id", "types", watch=True)
     def _customer_changed(self) -> None:
         if self.customer_id is not None:
             self.first_page()
@@ -179,5 +180,7 @@ class CustomerEventsStore(PagedStore):
     def _fetch(self) -> dict[str, Any]:
         if self.customer_id is None:
             return {"items": events_frame(None), "total": 0}
-        answer = self.client.customer_events(self.customer_id, **self.page_params())
+        answer = self.client.customer_events(
+            self.customer_id, type=list(self.types) or None, **self.page_params()
+        )
         return {"items": events_frame(answer), "total": answer["total"]}
