@@ -116,7 +116,9 @@ class DayCounts:
 
     key: np.ndarray
     day: np.ndarray
-    cum_count: np.ndarray  # cumulative sums with a leading 0: a window's total is a difference
+    # Cumulative sums with a leading 0, so a window's total is a difference; integers (amounts
+    # in cents), so one customer's totals never depend on other customers' rows by rounding.
+    cum_count: np.ndarray
     cum_amount: np.ndarray
 
     @classmethod
@@ -126,8 +128,8 @@ class DayCounts:
         return cls(
             key=index.astype(np.int64) * _SHIFT + day,
             day=day,
-            cum_count=np.concatenate(([0.0], np.cumsum(count[order], dtype=float))),
-            cum_amount=np.concatenate(([0.0], np.cumsum(amount[order], dtype=float))),
+            cum_count=np.concatenate(([0], np.cumsum(count[order], dtype=np.int64))),
+            cum_amount=np.concatenate(([0], np.cumsum(amount[order], dtype=np.int64))),
         )
 
     def position(self, customers: np.ndarray, day: int | np.ndarray) -> np.ndarray:
@@ -135,12 +137,13 @@ class DayCounts:
         return np.searchsorted(self.key, customers * _SHIFT + day, side="left")
 
     def window(self, customers: np.ndarray, first: int, last: int) -> tuple[np.ndarray, ...]:
-        """Per customer: the row count, total count and total amount on days first … last."""
+        """Per customer: the row count, total count and total amount (cents) on days first …
+        last, as floats."""
         lo, hi = self.position(customers, first), self.position(customers, last + 1)
         return (
             hi - lo,
-            self.cum_count[hi] - self.cum_count[lo],
-            self.cum_amount[hi] - self.cum_amount[lo],
+            (self.cum_count[hi] - self.cum_count[lo]).astype(float),
+            (self.cum_amount[hi] - self.cum_amount[lo]).astype(float),
         )
 
 
@@ -182,7 +185,8 @@ def load_activity(
             SELECT customer_id,
                    CAST(timezone('UTC', occurred_at) AS date) - CAST(:epoch AS date) AS day,
                    count(*) AS n,
-                   coalesce(sum(amount) FILTER (WHERE currency = :currency), 0) AS spend
+                   CAST(coalesce(sum(amount) FILTER (WHERE currency = :currency), 0) * 100
+                        AS bigint) AS spend_cents
             FROM transactions
             WHERE org_id = :org AND kind = 'purchase' AND occurred_at < :upto {one}
             GROUP BY 1, 2
@@ -208,32 +212,36 @@ def load_activity(
     ).all()
     p = _columns(purchases, 4)
     e = _columns(events, 4)
-    ids, inverse = np.unique(np.concatenate((p[0], e[0])).astype(np.int64), return_inverse=True)
+    ids, inverse = np.unique(np.concatenate((p[0], e[0])), return_inverse=True)
     p_index, e_index = inverse[: p[0].size], inverse[p[0].size :]
-    p_day, e_day = p[1].astype(np.int64), e[1].astype(np.int64)
-    e_kind, e_count = e[2].astype(np.int64), e[3].astype(float)
+    p_day, e_day = p[1], e[1]
+    e_kind, e_count = e[2], e[3]
     by_group = {}
     for name, code in groups.items():
         mask = e_kind == code
         by_group[name] = DayCounts.build(
-            e_index[mask], e_day[mask], e_count[mask], np.zeros(int(mask.sum()))
+            e_index[mask], e_day[mask], e_count[mask], np.zeros(int(mask.sum()), dtype=np.int64)
         )
     # Any event: one row per customer and day.
     any_key = np.unique(e_index.astype(np.int64) * _SHIFT + e_day)
     by_group["any"] = DayCounts.build(
-        any_key // _SHIFT, any_key % _SHIFT, np.ones(any_key.size), np.zeros(any_key.size)
+        any_key // _SHIFT,
+        any_key % _SHIFT,
+        np.ones(any_key.size, dtype=np.int64),
+        np.zeros(any_key.size, dtype=np.int64),
     )
     return Activity(
         customer_id=ids,
-        purchases=DayCounts.build(p_index, p_day, p[2].astype(float), p[3].astype(float)),
+        purchases=DayCounts.build(p_index, p_day, p[2], p[3]),
         events=by_group,
     )
 
 
 def _columns(rows: Sequence, width: int) -> list[np.ndarray]:
     if not rows:
-        return [np.zeros(0) for _ in range(width)]
-    return [np.asarray(column, dtype=float) for column in zip(*rows)]
+        return [np.zeros(0, dtype=np.int64) for _ in range(width)]
+    # Every column is an integer: ids, day numbers, counts, cents, event group codes.
+    return [np.asarray(column, dtype=np.int64) for column in zip(*rows)]
 
 
 @dataclass(frozen=True)
@@ -273,7 +281,7 @@ def frame_at(activity: Activity, target: Target, cutoff: date, *, labels: bool) 
     frequency = (end - start).astype(float)
     first_day = purchases.day[start]
     last_day = purchases.day[end - 1]
-    spend_total = purchases.cum_amount[end] - purchases.cum_amount[start]
+    spend_total = (purchases.cum_amount[end] - purchases.cum_amount[start]) / 100
     recency = (c - last_day).astype(float)
     tenure = (c - first_day).astype(float)
     columns: dict[str, np.ndarray] = {
@@ -284,8 +292,9 @@ def frame_at(activity: Activity, target: Target, cutoff: date, *, labels: bool) 
     }
     counts, spends = {}, {}
     for days in WINDOWS:
-        counts[days], _, spends[days] = purchases.window(who, c - days + 1, c)
+        counts[days], _, cents = purchases.window(who, c - days + 1, c)
         counts[days] = counts[days].astype(float)
+        spends[days] = cents / 100
         columns[f"purchases_{days}d"] = counts[days]
     for days in WINDOWS:
         columns[f"spend_{days}d"] = spends[days]

@@ -38,8 +38,8 @@ RANDOM_STATE = 0
 ALGORITHM = "hist_gradient_boosting"
 BASELINE_ALGORITHM = "logistic_regression_rfm"
 MODEL_PARAMETERS: dict[str, Any] = {
-    "learning_rate": 0.05,
-    "max_iter": 200,
+    "learning_rate": 0.1,
+    "max_iter": 100,
     "max_leaf_nodes": 31,
     "min_samples_leaf": 40,
     "l2_regularization": 1.0,
