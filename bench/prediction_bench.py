@@ -113,14 +113,14 @@ def generate(url: str, customers: int, transactions: int) -> int:
     _copy(
         cur,
         "transactions (org_id, customer_id, occurred_at, amount, currency, category, "
-        "quantity, kind)",
+        "description, quantity, kind)",
         [
             np.full(owner.size, org_id).astype(str),
             ids[owner].astype(str),
-            np.datetime_as_string(stamps) + "Z",
+            np.datetime_as_string(stamps, unit="s") + "Z",
             np.char.mod("%.2f", amount),
         ],
-        ",USD,Groceries,1,purchase",
+        ',USD,Groceries,"",1,purchase',
     )
     # Events: logins (a few a month while active) and feature use, after a login.
     logins = rng.poisson(span / 10)
@@ -134,7 +134,7 @@ def generate(url: str, customers: int, transactions: int) -> int:
         [
             np.full(login_owner.size, org_id).astype(str),
             ids[login_owner].astype(str),
-            np.datetime_as_string(login_stamps) + "Z",
+            np.datetime_as_string(login_stamps, unit="s") + "Z",
             kinds,
             np.array([str(uuid.uuid4()) for _ in range(login_owner.size)]),
         ],
@@ -185,9 +185,9 @@ def report(model: dict) -> None:
     if model["state"] != "done":
         print(f"  failed: {model['error']}")
         return
-    print(f"  training: {model['training']['train_rows']:,} rows over "
-          f"{len(model['training_window']['train_cutoffs'])} cutoffs, test "
-          f"{model['training']['test_rows']:,} rows; seconds {model['training']['seconds']}")  # fmt: skip
+    training, cutoffs = model["training"], model["training_window"]["train_cutoffs"]
+    print(f"  training: {training['train_rows']:,} rows over {len(cutoffs)} cutoffs, test "
+          f"{training['test_rows']:,} rows; seconds {training['seconds']}")  # fmt: skip
     print("  | | F1 | precision | recall | accuracy | ROC AUC | PR AUC | threshold |")
     print("  |---|---:|---:|---:|---:|---:|---:|---:|")
     for name in ("model", "baseline"):

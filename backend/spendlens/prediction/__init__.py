@@ -1,1 +1,2 @@
-"""Next-month purchase and churn models (issue 11): features at a cutoff, training beside a baseline, storage and scoring."""
+"""Next-month purchase and churn models (issue 11): features at a cutoff, training beside a
+baseline, storage and scoring."""

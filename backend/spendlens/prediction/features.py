@@ -14,13 +14,14 @@ Definitions (UTC days; a cutoff `C` is the end of day `C`):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 
 import numpy as np
-from sqlalchemy import Connection, text
+import pandas as pd
+from sqlalchemy import Connection
 
 EPOCH = date(1970, 1, 1)
 
@@ -172,7 +173,7 @@ def load_activity(
 ) -> Activity:
     """Every purchase day and event day up to the end of `until` (one customer's only with
     `customer_id`), grouped in PostgreSQL."""
-    one = "AND customer_id = :customer" if customer_id is not None else ""
+    one = "AND customer_id = %(customer)s" if customer_id is not None else ""
     params = {
         "org": org_id,
         "currency": currency,
@@ -180,38 +181,35 @@ def load_activity(
         "customer": customer_id,
         "epoch": EPOCH,
     }
-    purchases = conn.execute(
-        text(f"""
-            SELECT customer_id,
-                   CAST(timezone('UTC', occurred_at) AS date) - CAST(:epoch AS date) AS day,
-                   count(*) AS n,
-                   CAST(coalesce(sum(amount) FILTER (WHERE currency = :currency), 0) * 100
-                        AS bigint) AS spend_cents
-            FROM transactions
-            WHERE org_id = :org AND kind = 'purchase' AND occurred_at < :upto {one}
-            GROUP BY 1, 2
-            """),
+    day = "CAST(timezone('UTC', occurred_at) AS date) - CAST(%(epoch)s AS date)"
+    p = _integers(
+        conn,
+        f"""
+        SELECT customer_id, {day},
+               count(*),
+               CAST(coalesce(sum(amount) FILTER (WHERE currency = %(currency)s), 0) * 100
+                    AS bigint)
+        FROM transactions
+        WHERE org_id = %(org)s AND kind = 'purchase' AND occurred_at < %(upto)s {one}
+        GROUP BY 1, 2
+        """,
         params,
-    ).all()
+    )
     groups = {name: i for i, name in enumerate(EVENT_GROUPS)}
     cases = " ".join(
         f"WHEN type IN ({', '.join(repr(t) for t in types)}) THEN {groups[name]}"
         for name, types in EVENT_GROUPS.items()
     )
-    events = conn.execute(
-        text(f"""
-            SELECT customer_id,
-                   CAST(timezone('UTC', occurred_at) AS date) - CAST(:epoch AS date) AS day,
-                   CASE {cases} ELSE -1 END AS kind,
-                   count(*) AS n
-            FROM events
-            WHERE org_id = :org AND occurred_at < :upto {one}
-            GROUP BY 1, 2, 3
-            """),
+    e = _integers(
+        conn,
+        f"""
+        SELECT customer_id, {day}, CASE {cases} ELSE -1 END, count(*)
+        FROM events
+        WHERE org_id = %(org)s AND occurred_at < %(upto)s {one}
+        GROUP BY 1, 2, 3
+        """,
         params,
-    ).all()
-    p = _columns(purchases, 4)
-    e = _columns(events, 4)
+    )
     ids, inverse = np.unique(np.concatenate((p[0], e[0])), return_inverse=True)
     p_index, e_index = inverse[: p[0].size], inverse[p[0].size :]
     p_day, e_day = p[1], e[1]
@@ -237,11 +235,19 @@ def load_activity(
     )
 
 
-def _columns(rows: Sequence, width: int) -> list[np.ndarray]:
-    if not rows:
+def _integers(conn: Connection, query: str, params: dict, width: int = 4) -> list[np.ndarray]:
+    """The columns of a query whose every column is an integer (ids, day numbers, counts,
+    cents, codes), through COPY … TO STDOUT on the caller's transaction (so row-level security
+    and its organisation apply): at millions of rows far faster than fetching rows."""
+    with conn.connection.driver_connection.cursor() as cursor:
+        statement = cursor.mogrify(query, params).decode()
+        buffer = io.StringIO()
+        cursor.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)", buffer)
+    buffer.seek(0)
+    if not buffer.getvalue():
         return [np.zeros(0, dtype=np.int64) for _ in range(width)]
-    # Every column is an integer: ids, day numbers, counts, cents, event group codes.
-    return [np.asarray(column, dtype=np.int64) for column in zip(*rows)]
+    table = pd.read_csv(buffer, header=None, dtype=np.int64)
+    return [table[k].to_numpy() for k in range(width)]
 
 
 @dataclass(frozen=True)
