@@ -14,6 +14,7 @@ from datetime import date, timedelta
 
 import sklearn
 from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits
 
 from spendlens.errors import Conflict, NotFound, Unprocessable
 from spendlens.jobs.registry import enqueue
@@ -263,7 +264,9 @@ def customer_prediction(
         probability = predicted = None
         if len(frame):
             estimator = load_estimator(session, model)
-            probability = float(estimator.predict_proba(frame.features)[0, 1])
+            # One row: OpenMP threads would cost more to wake than the prediction itself.
+            with threadpool_limits(limits=1):
+                probability = float(estimator.predict_proba(frame.features)[0, 1])
             predicted = probability >= model.threshold
         found.append(
             CustomerTargetPrediction(
