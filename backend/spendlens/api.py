@@ -16,6 +16,8 @@ from spendlens.jobs.endpoints import router as jobs_router
 from spendlens.journey.endpoints import customer_stages_router
 from spendlens.journey.endpoints import router as journey_router
 from spendlens.metrics.endpoints import router as metrics_router
+from spendlens.prediction.endpoints import customer_prediction_router
+from spendlens.prediction.endpoints import router as models_router
 from spendlens.segments.endpoints import customer_rfm_router
 from spendlens.segments.endpoints import router as segments_router
 from spendlens.subscriptions.endpoints import router as plans_router
@@ -45,3 +47,5 @@ api_router.include_router(events_router)
 api_router.include_router(plans_router)
 api_router.include_router(customer_stages_router)
 api_router.include_router(journey_router)
+api_router.include_router(models_router)
+api_router.include_router(customer_prediction_router)

@@ -34,6 +34,8 @@ TENANT_TABLES = (
     "journey_pending",
     "journey_daily_transitions",
     "journey_daily_stages",
+    "prediction_models",
+    "predictions",
 )
 TABLES = {
     "organizations",

@@ -30,6 +30,8 @@ WRITE_ROUTE_ROLES = {
     ("POST", "/api/v1/imports"): "analyst",
     ("POST", "/api/v1/jobs/{job_id}/retry"): "analyst",
     ("POST", "/api/v1/clv/fits"): "analyst",
+    ("POST", "/api/v1/models/train"): "analyst",
+    ("POST", "/api/v1/models/{model_id}/activate"): "analyst",
     ("POST", "/api/v1/users"): "admin",
     ("PATCH", "/api/v1/users/{user_id}"): "admin",
     ("POST", "/api/v1/users/invitations"): "admin",

@@ -25,6 +25,7 @@ ID_TABLES = {
     "fit_id": "clv_fits",
     "invitation_id": "invitations",
     "key_id": "ingest_keys",
+    "model_id": "prediction_models",
 }
 # A valid body per write route, so that the request gets past validation to the lookup.
 BODIES = {
@@ -39,6 +40,7 @@ TENANT_TABLES = (
     "merchants",
     "jobs",
     "clv_fits",
+    "prediction_models",
     "invitations",
     "events",
     "ingest_keys",
@@ -91,6 +93,15 @@ def other_orgs_ids(session: Session, demo) -> dict[str, int]:
         ClvFitCreate(calibration_start=date(2025, 1, 1), calibration_end=date(2026, 1, 1)),
         today=demo.as_of,
     )
+    from spendlens.prediction import service as prediction_service
+    from spendlens.prediction.schemas import TrainRequest
+
+    model = prediction_service.train(
+        session,
+        demo.globex,
+        user,
+        TrainRequest(target="purchase_30d", test_cutoff=date(2026, 5, 31)),
+    )
     admin = create_user(session, demo.globex, role="admin")
     invitation, _ = invitations.create(
         session, admin, InvitationIn(email="invited@globex.example", role="viewer"), get_settings()
@@ -118,6 +129,7 @@ def other_orgs_ids(session: Session, demo) -> dict[str, int]:
         "customer_id": customer.id,
         "job_id": fit.job_id,
         "fit_id": fit.id,
+        "model_id": model.id,
     }
 
 

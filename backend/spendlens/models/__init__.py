@@ -14,6 +14,7 @@ from spendlens.models.journey import (
     JourneySettings,
 )
 from spendlens.models.organization import Organization
+from spendlens.models.prediction import Prediction, PredictionModel
 from spendlens.models.segments import RFM_SEGMENTS, RfmScore, RfmSettings, RfmSnapshot
 from spendlens.models.subscriptions import Invoice, Payment, Plan, Shop
 from spendlens.models.transaction import Transaction
@@ -41,6 +42,8 @@ __all__ = [
     "Organization",
     "Payment",
     "Plan",
+    "Prediction",
+    "PredictionModel",
     "RFM_SEGMENTS",
     "RfmScore",
     "RfmSettings",

@@ -101,6 +101,7 @@ def test_deployed_kinds_keep_the_task_names_their_queued_jobs_carry():
         "rfm": "segments.recompute",
         "clv_fit": "clv.fit",
         "journey": "journey.rebuild",
+        "model_train": "prediction.train",
     }
     for kind, task in deployed.items():
         assert find_kind(kind).task_name == task
