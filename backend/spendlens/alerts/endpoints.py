@@ -17,7 +17,13 @@ from spendlens.alerts.schemas import (
     RuleIn,
     RuleOut,
 )
-from spendlens.auth.dependencies import AdminUser, AnalystUser, CurrentUser, OrgScope
+from spendlens.auth.dependencies import (
+    AdminUser,
+    AnalystUser,
+    CurrentUser,
+    OrgScope,
+    SettingsDep,
+)
 from spendlens.db import SessionDep
 from spendlens.errors import error_responses
 from spendlens.jobs.schemas import JobOut
@@ -63,10 +69,15 @@ def list_alert_rules(
     ),
 )
 def create_alert_rule(
-    body: RuleIn, user: AdminUser, org_id: OrgScope, session: SessionDep, response: Response
+    body: RuleIn,
+    user: AdminUser,
+    org_id: OrgScope,
+    session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
 ) -> RuleOut:
     """Create an alert rule (admins)."""
-    rule = service.create_rule(session, org_id, user, body)
+    rule = service.create_rule(session, org_id, user, body, settings)
     response.headers["Location"] = f"/api/v1/alerts/rules/{rule.id}"
     return rule
 
@@ -91,10 +102,15 @@ def get_alert_rule(
     ),
 )
 def replace_alert_rule(
-    rule_id: int, body: RuleIn, user: AdminUser, org_id: OrgScope, session: SessionDep
+    rule_id: int,
+    body: RuleIn,
+    user: AdminUser,
+    org_id: OrgScope,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> RuleOut:
     """Replace an alert rule (admins)."""
-    return service.replace_rule(session, org_id, rule_id, body)
+    return service.replace_rule(session, org_id, rule_id, body, settings)
 
 
 @router.delete(

@@ -25,7 +25,7 @@ from spendlens.alerts.schemas import (
     WebhookOut,
 )
 from spendlens.alerts.signals import CustomerSignals
-from spendlens.config import get_settings
+from spendlens.config import Settings, get_settings
 from spendlens.errors import Conflict, NotFound, Unprocessable
 from spendlens.jobs.registry import enqueue
 from spendlens.models import User
@@ -78,8 +78,9 @@ def get_rule(db: Executor, org_id: int, rule_id: int) -> RuleOut:
     return _rule_out(rule, repository.rule_destinations(db, org_id, [rule_id]))
 
 
-def _check_body(db: Executor, org_id: int, body: RuleIn, rule_id: int | None) -> None:
-    settings = get_settings()
+def _check_body(
+    db: Executor, org_id: int, body: RuleIn, rule_id: int | None, settings: Settings
+) -> None:
     for i, webhook in enumerate(body.webhooks):
         reason = refused_literal_address(webhook.url, settings)
         if reason:
@@ -134,18 +135,22 @@ def _save_destinations(db: Executor, org_id: int, rule_id: int, body: RuleIn) ->
     return shown
 
 
-def create_rule(session: Session, org_id: int, user: User, body: RuleIn) -> RuleOut:
-    _check_body(session, org_id, body, None)
+def create_rule(
+    session: Session, org_id: int, user: User, body: RuleIn, settings: Settings | None = None
+) -> RuleOut:
+    _check_body(session, org_id, body, None, settings or get_settings())
     rule_id = repository.insert_rule(session, org_id, {**_rule_values(body), "created_by": user.id})
     shown = _save_destinations(session, org_id, rule_id, body)
     rule = repository.get_rule(session, org_id, rule_id)
     return _rule_out(rule, repository.rule_destinations(session, org_id, [rule_id]), shown)
 
 
-def replace_rule(session: Session, org_id: int, rule_id: int, body: RuleIn) -> RuleOut:
+def replace_rule(
+    session: Session, org_id: int, rule_id: int, body: RuleIn, settings: Settings | None = None
+) -> RuleOut:
     if repository.get_rule(session, org_id, rule_id, lock=True) is None:
         raise NotFound("No such alert rule")
-    _check_body(session, org_id, body, rule_id)
+    _check_body(session, org_id, body, rule_id, settings or get_settings())
     repository.update_rule(session, org_id, rule_id, _rule_values(body))
     shown = _save_destinations(session, org_id, rule_id, body)
     rule = repository.get_rule(session, org_id, rule_id)
