@@ -34,6 +34,11 @@ TENANT_TABLES = (
     "journey_pending",
     "journey_daily_transitions",
     "journey_daily_stages",
+    "alert_rules",
+    "alert_destinations",
+    "alert_rule_states",
+    "alerts",
+    "alert_deliveries",
 )
 TABLES = {
     "organizations",

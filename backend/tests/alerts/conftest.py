@@ -217,3 +217,34 @@ def make_rule(session, shop: Shop, settings: Settings | None = None, **overrides
     rule = create_rule(session, shop.org.id, shop.admin, RuleIn.model_validate(values), settings)
     session.flush()
     return rule
+
+
+@dataclass
+class RedirectingReceiver:
+    url: str = ""
+    hits: int = 0
+
+
+@pytest.fixture
+def redirecting_receiver() -> Iterator[RedirectingReceiver]:
+    """Answers every POST with a redirect to the cloud metadata address."""
+    state = RedirectingReceiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.hits += 1
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/redirect"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield state
+    server.shutdown()
+    server.server_close()
