@@ -29,6 +29,7 @@ from spendlens.config import Settings, get_settings
 from spendlens.errors import Conflict, NotFound, Unprocessable
 from spendlens.jobs.registry import enqueue
 from spendlens.models import User
+from spendlens.tenancy import set_org
 
 JOB_KIND = "alerts.evaluate"
 Trigger = Literal["api", "schedule", "health"]
@@ -449,3 +450,15 @@ def queue_evaluation(
     """Record an `alerts.evaluate` job and queue it in the caller's transaction (the health
     recompute calls this when it has stored new scores); returns the job's id."""
     return enqueue(conn, org_id, JOB_KIND, {"trigger": trigger}, created_by=created_by)
+
+
+def queue_daily_evaluations(conn: Connection) -> int:
+    """An `alerts.evaluate` job for every organisation with an enabled rule (one organisation at
+    a time, under row-level security); returns how many were queued."""
+    queued = 0
+    for org_id in repository.organization_ids(conn):
+        set_org(conn, org_id)
+        if repository.enabled_rules(conn, org_id):
+            queue_evaluation(conn, org_id, trigger="schedule")
+            queued += 1
+    return queued

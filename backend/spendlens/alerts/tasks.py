@@ -6,15 +6,14 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from spendlens.alerts import repository
 from spendlens.alerts.delivery import deliver_due
-from spendlens.alerts.service import escalate_due, queue_evaluation
+from spendlens.alerts.service import escalate_due, queue_daily_evaluations
 from spendlens.config import get_settings
 from spendlens.db import background_transaction
 from spendlens.jobs.queue import defer, queue
-from spendlens.models import AlertRule
 from spendlens.tenancy import set_org
 
 logger = logging.getLogger("spendlens.jobs")
@@ -77,15 +76,7 @@ def sweep(timestamp: int) -> int:
 @queue.task(name="alerts.schedule_daily", queueing_lock="alerts.schedule_daily")
 def schedule_daily_evaluations(timestamp: int) -> int:
     """Queue an `alerts.evaluate` job for every organisation with an enabled rule."""
-    queued = 0
     with background_transaction() as conn:
-        for org_id in repository.organization_ids(conn):
-            set_org(conn, org_id)  # one organisation at a time (row-level security)
-            has_rules = conn.execute(
-                select(AlertRule.id).where(AlertRule.org_id == org_id, AlertRule.enabled).limit(1)
-            ).first()
-            if has_rules:
-                queue_evaluation(conn, org_id, trigger="schedule")
-                queued += 1
+        queued = queue_daily_evaluations(conn)
     logger.info("queued %s alert evaluations", queued)
     return queued

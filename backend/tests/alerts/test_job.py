@@ -61,3 +61,35 @@ def test_the_job_evaluates_the_signals_of_the_source_and_queues_delivery(
         {"org": shop.org.id},
     ).scalar_one()
     assert deliver_runs == 1
+
+
+def test_the_daily_schedule_queues_an_evaluation_per_organisation_with_rules(
+    session, connection, app_role, shop
+):
+    from tests.builders import create_org
+    from tests.conftest import as_app_role
+
+    from spendlens.alerts.service import queue_daily_evaluations
+
+    make_rule(session, shop)
+    quiet = create_org(session)  # no rule: nothing to evaluate
+    session.commit()
+    with as_app_role(connection, app_role):
+        queue_daily_evaluations(connection)
+    kinds = dict(
+        connection.execute(
+            select(Job.org_id, func.count())
+            .where(Job.kind == JOB_KIND, Job.org_id.in_([shop.org.id, quiet.id]))
+            .group_by(Job.org_id)
+        ).all()
+    )
+    assert kinds == {shop.org.id: 1}
+
+
+def test_the_periodic_tasks_are_scheduled():
+    from spendlens.alerts import tasks  # noqa: F401  (registers them)
+    from spendlens.jobs.queue import queue
+
+    crons = {p.task.name: p.cron for p in queue.periodic_registry.periodic_tasks.values()}
+    assert crons["alerts.sweep"] == "* * * * *"
+    assert crons["alerts.schedule_daily"] == "30 1 * * *"
