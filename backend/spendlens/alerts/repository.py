@@ -235,47 +235,57 @@ def unresolved_customers(db: Executor, org_id: int, rule_id: int) -> set[int]:
     )
 
 
+# Rows per multi-row INSERT (an evaluation may touch every customer of a large organisation).
+CHUNK_ROWS = 1000
+
+
+def _chunks(rows: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(rows), CHUNK_ROWS):
+        yield rows[start : start + CHUNK_ROWS]
+
+
 def insert_alerts(db: Executor, rows: list[dict[str, Any]]) -> list[Row]:
     """Insert alerts; one that would be a second unresolved alert of its rule and customer (an
     evaluation running at the same time raised it) is skipped. Returns (id, customer_id)."""
-    if not rows:
-        return []
-    statement = (
-        insert(alerts)
-        .values(rows)
-        .on_conflict_do_nothing(
-            index_elements=["org_id", "rule_id", "customer_id"],
-            index_where=text("state <> 'resolved'"),
+    inserted: list[Row] = []
+    for chunk in _chunks(rows):
+        statement = (
+            insert(alerts)
+            .values(chunk)
+            .on_conflict_do_nothing(
+                index_elements=["org_id", "rule_id", "customer_id"],
+                index_where=text("state <> 'resolved'"),
+            )
+            .returning(alerts.c.id, alerts.c.customer_id)
         )
-        .returning(alerts.c.id, alerts.c.customer_id)
-    )
-    return list(db.execute(statement).all())
+        inserted.extend(db.execute(statement).all())
+    return inserted
 
 
 def save_states(db: Executor, rows: list[dict[str, Any]]) -> None:
     """Upsert per customer × rule: the condition held at `evaluated_at`; rows with
     `last_alert_at` also record that an alert was raised then."""
-    if not rows:
-        return
-    statement = insert(states).values(rows)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=["org_id", "rule_id", "customer_id"],
-        set_={
-            "condition_held": excluded.condition_held,
-            "evaluated_at": excluded.evaluated_at,
-            "cleared_since_alert": excluded.cleared_since_alert,
-            "last_alert_at": func.coalesce(excluded.last_alert_at, states.c.last_alert_at),
-        },
-    )
-    db.execute(statement)
+    for chunk in _chunks(rows):
+        statement = insert(states).values(chunk)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["org_id", "rule_id", "customer_id"],
+            set_={
+                "condition_held": excluded.condition_held,
+                "evaluated_at": excluded.evaluated_at,
+                "cleared_since_alert": excluded.cleared_since_alert,
+                "last_alert_at": func.coalesce(excluded.last_alert_at, states.c.last_alert_at),
+            },
+        )
+        db.execute(statement)
 
 
 def insert_deliveries(db: Executor, rows: list[dict[str, Any]]) -> int:
-    if not rows:
-        return 0
-    statement = insert(deliveries).values(rows).on_conflict_do_nothing()
-    return db.execute(statement).rowcount
+    queued = 0
+    for chunk in _chunks(rows):
+        statement = insert(deliveries).values(chunk).on_conflict_do_nothing()
+        queued += db.execute(statement).rowcount
+    return queued
 
 
 # --- alerts ---------------------------------------------------------------------------------

@@ -431,3 +431,42 @@ class TestTenantIsolation:
         assert result["alerts_raised"] == 1
         assert [a.customer_id for a in alerts_of(session, shop.org.id)] == [customer.id]
         assert alerts_of(session, other_org.id) == []
+
+
+class TestManyCustomers:
+    def test_thousands_of_customers_raise_one_alert_each_once(
+        self, session, shop, delivery_settings, as_app
+    ):
+        from sqlalchemy import text
+
+        make_rule(
+            session,
+            shop,
+            name="Spend",
+            kind="spend_drop",
+            params={"days": 30, "percent": 50},
+            emails=["team@shop.example"],
+        )
+        session.flush()
+        count = 2500
+        session.execute(
+            text(
+                "INSERT INTO customers (org_id, external_id, name, lifecycle_stage) "
+                "SELECT :org, 'M' || n, 'Many ' || n, 'customer' FROM generate_series(1, :n) n"
+            ),
+            {"org": shop.org.id, "n": count},
+        )
+        session.execute(
+            text(
+                "INSERT INTO transactions (org_id, customer_id, occurred_at, amount, currency, "
+                "category, description, quantity, kind) "
+                "SELECT org_id, id, :at, 100, 'USD', 'Books', '', 1, 'purchase' "
+                "FROM customers WHERE org_id = :org"
+            ),
+            {"org": shop.org.id, "at": NOW - timedelta(days=45)},
+        )
+        with as_app(shop.org.id) as conn:
+            first = evaluate(conn, shop.org.id, [], NOW)
+            second = evaluate(conn, shop.org.id, [], NOW + timedelta(hours=1))
+        assert (first["alerts_raised"], first["deliveries_queued"]) == (count, count)
+        assert (second["alerts_raised"], second["deliveries_queued"]) == (0, 0)
