@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from spendlens.errors import error_responses
 
+from spendlens.alerts.endpoints import router as alerts_router
 from spendlens.auth.endpoints import router as auth_router
 from spendlens.catalog.endpoints import router as catalog_router
 from spendlens.cohorts.endpoints import router as cohorts_router
@@ -49,3 +50,4 @@ api_router.include_router(customer_stages_router)
 api_router.include_router(journey_router)
 api_router.include_router(models_router)
 api_router.include_router(customer_prediction_router)
+api_router.include_router(alerts_router)

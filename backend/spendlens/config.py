@@ -80,6 +80,19 @@ class Settings(BaseSettings):
     rate_limit_signup: str = "10/minute;20/hour"
     # Per ingest key (POST /events only): 6,000 batches of up to 1,000 events a minute.
     rate_limit_per_ingest_key: str = "6000/minute"
+    # --- Alert delivery (README: "Alerts") ---
+    # Webhooks to private, loopback, link-local and other non-public addresses are refused
+    # unless this is set (a receiver on your own network, the tests' local receiver).
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Alert emails go through this SMTP server; unset, email deliveries fail with that reason.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "Spendlens alerts <alerts@spendlens.invalid>"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator(
         "rate_limit_per_token",

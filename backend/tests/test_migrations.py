@@ -36,6 +36,11 @@ TENANT_TABLES = (
     "journey_daily_stages",
     "prediction_models",
     "predictions",
+    "alert_rules",
+    "alert_destinations",
+    "alert_rule_states",
+    "alerts",
+    "alert_deliveries",
 )
 TABLES = {
     "organizations",

@@ -44,9 +44,18 @@ WRITE_ROUTE_ROLES = {
     ("POST", "/api/v1/plans"): "analyst",
     ("POST", "/api/v1/ingest-keys"): "admin",
     ("DELETE", "/api/v1/ingest-keys/{key_id}"): "admin",
+    ("POST", "/api/v1/alerts/rules"): "admin",
+    ("PUT", "/api/v1/alerts/rules/{rule_id}"): "admin",
+    ("DELETE", "/api/v1/alerts/rules/{rule_id}"): "admin",
+    ("POST", "/api/v1/alerts/evaluate"): "analyst",
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): "analyst",
+    ("POST", "/api/v1/alerts/{alert_id}/resolve"): "analyst",
 }
 # Write routes whose every input is optional: an allowed role gets straight to 202 with `{}`.
-NOTHING_TO_VALIDATE = {("POST", "/api/v1/segments/recompute")}
+NOTHING_TO_VALIDATE = {
+    ("POST", "/api/v1/segments/recompute"),
+    ("POST", "/api/v1/alerts/evaluate"),
+}
 ROLE_RANK = {"viewer": 0, "analyst": 1, "admin": 2}
 
 

@@ -6,7 +6,7 @@ an id that exists nowhere: an empty result, never the other organisation's figur
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import text
@@ -26,12 +26,15 @@ ID_TABLES = {
     "invitation_id": "invitations",
     "key_id": "ingest_keys",
     "model_id": "prediction_models",
+    "rule_id": "alert_rules",
+    "alert_id": "alerts",
 }
 # A valid body per write route, so that the request gets past validation to the lookup.
 BODIES = {
     ("PATCH", "/api/v1/users/{user_id}"): {"full_name": "Renamed", "role": "admin"},
     ("PATCH", "/api/v1/transactions/{transaction_id}"): {"amount": "1.00", "category": "X"},
     ("PATCH", "/api/v1/customers/{customer_id}"): {"name": "Renamed"},
+    ("PUT", "/api/v1/alerts/rules/{rule_id}"): {"name": "Renamed", "kind": "entered_critical"},
 }
 TENANT_TABLES = (
     "users",
@@ -47,6 +50,9 @@ TENANT_TABLES = (
     "plans",
     "shops",
     "payments",
+    "alert_rules",
+    "alerts",
+    "alert_deliveries",
 )
 
 
@@ -121,7 +127,29 @@ def other_orgs_ids(session: Session, demo) -> dict[str, int]:
             }
         ],
     )
+    from spendlens.alerts.schemas import RuleIn
+    from spendlens.alerts.service import create_rule, evaluate
+    from spendlens.alerts.signals import CustomerSignals
+
+    rule = create_rule(
+        session,
+        demo.globex.id,
+        admin,
+        RuleIn(name="globex critical", kind="entered_critical", emails=["cs@globex.example"]),
+    )
+    evaluate(
+        session.connection(),
+        demo.globex.id,
+        [CustomerSignals(customer.id, health_band="critical")],
+        datetime(2026, 6, 30, tzinfo=UTC),
+    )
+    alert_id = session.execute(
+        text("SELECT id FROM alerts WHERE org_id = :org AND rule_id = :rule"),
+        {"org": demo.globex.id, "rule": rule.id},
+    ).scalar_one()
     return {
+        "rule_id": rule.id,
+        "alert_id": alert_id,
         "key_id": key.id,
         "invitation_id": invitation.id,
         "user_id": user.id,

@@ -1,5 +1,12 @@
 """SQLAlchemy mapped classes; importing this package registers every table on Base.metadata."""
 
+from spendlens.models.alerts import (
+    Alert,
+    AlertDelivery,
+    AlertDestination,
+    AlertRule,
+    AlertRuleState,
+)
 from spendlens.models.base import Base
 from spendlens.models.clv import ClvEstimate, ClvFit
 from spendlens.models.customer import Customer, Merchant
@@ -21,6 +28,11 @@ from spendlens.models.transaction import Transaction
 from spendlens.models.user import Invitation, LoginFailure, Role, User
 
 __all__ = [
+    "Alert",
+    "AlertDelivery",
+    "AlertDestination",
+    "AlertRule",
+    "AlertRuleState",
     "Base",
     "ClvEstimate",
     "ClvFit",
