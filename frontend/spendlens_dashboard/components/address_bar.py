@@ -18,8 +18,9 @@ from panel.reactive import ReactiveHTML
 class AddressBar(ReactiveHTML):
     """`show(search, push)` puts '?…' in the address bar; `popped` changes on Back/Forward.
 
-    (It also gives cut-off table cells their whole text as a tooltip: one small model in the
-    page for the browser-side helpers rather than one each.)"""
+    (It also gives cut-off table cells their whole text as a tooltip, and keeps BokehJS from
+    sending the server's own models back to it: one small model in the page for the browser-side
+    helpers rather than one each.)"""
 
     wanted = param.String(default="", doc="'P?…' to push a history entry, 'R?…' to replace it")
     popped = param.String(default="", doc="'<n>|?…': the query string Back/Forward went to")
@@ -57,6 +58,23 @@ class AddressBar(ReactiveHTML):
               }
             };
             document.addEventListener('mouseover', state.titles, true);
+            // BokehJS (3.9) counts every model a server patch brings (a page opened, a chart
+            // redrawn, a form shown) as made in the browser, and sends its whole definition
+            // back with the next event that mentions it (a click on that new button): the
+            // server then warns "reference already known". Models from the server are known
+            // to it, so they stop counting as new once their patch is applied.
+            const doc = view.model.document;
+            if (doc != null && !doc.spendlens_known_models) {
+              doc.spendlens_known_models = true;
+              const apply = doc.apply_json_patch.bind(doc);
+              doc.apply_json_patch = (patch, buffers) => {
+                const before = new Set(doc._new_models);
+                apply(patch, buffers);
+                for (const model of Array.from(doc._new_models)) {
+                  if (!before.has(model)) { doc._new_models.delete(model); }
+                }
+              };
+            }
         """,
         "wanted": "state.apply();",
         "remove": """
