@@ -18,7 +18,8 @@ from panel.reactive import ReactiveHTML
 class AddressBar(ReactiveHTML):
     """`show(search, push)` puts '?…' in the address bar; `popped` changes on Back/Forward.
 
-    (It also gives cut-off table cells their whole text as a tooltip, and keeps BokehJS from
+    (It also gives cut-off table cells their whole text as a tooltip, keeps Tab moving past the
+    multi-choice pickers, and keeps BokehJS from
     sending the server's own models back to it: one small model in the page for the browser-side
     helpers rather than one each.)"""
 
@@ -58,6 +59,23 @@ class AddressBar(ReactiveHTML):
               }
             };
             document.addEventListener('mouseover', state.titles, true);
+            // Chromium makes a scrolling box a Tab stop: the open list of a multi-choice picker
+            // with many options (Categories) took the focus, closed, and left the focus nowhere,
+            // so Tab never got past the picker. Its lists are skipped by Tab (still scrolled by
+            // the mouse, and by the arrow keys from the picker's input).
+            state.tabs = (event) => {
+              if (event.key !== 'Tab') { return; }
+              const path = event.composedPath ? event.composedPath() : [];
+              for (const el of path) {
+                if (el.classList && el.classList.contains('choices')) {
+                  for (const list of el.querySelectorAll('.choices__list')) {
+                    list.setAttribute('tabindex', '-1');
+                  }
+                  return;
+                }
+              }
+            };
+            document.addEventListener('keydown', state.tabs, true);
             // BokehJS (3.9) counts every model a server patch brings (a page opened, a chart
             // redrawn, a form shown) as made in the browser, and sends its whole definition
             // back with the next event that mentions it (a click on that new button): the
@@ -80,6 +98,7 @@ class AddressBar(ReactiveHTML):
         "remove": """
             window.removeEventListener('popstate', state.listener);
             document.removeEventListener('mouseover', state.titles, true);
+            document.removeEventListener('keydown', state.tabs, true);
         """,
     }
 
