@@ -161,6 +161,9 @@ def _serve(host: str, port: int, reload: bool = False) -> None:
         port=port,
         reload=reload,
         log_level="info",
+        # The app logs every request itself (spendlens.access: JSON, with its request id and
+        # duration); uvicorn's own access line would be a second line for each.
+        access_log=False,
         proxy_headers=True,
     )
 
@@ -238,9 +241,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         cmd_seed(argparse.Namespace(as_of=None, scale=1.0))
     worker = None if args.no_worker else _start_worker()
     dashboard = None if args.no_dashboard else _start_dashboard(args.host, args.port, 5006)
+    # The dashboard's process prints its own "Dashboard on …" banner once it is up.
     print(f"API on http://{args.host}:{args.port}  (docs: /docs)", flush=True)
-    if dashboard is not None:
-        print(f"Dashboard on http://{args.host}:5006", flush=True)
     print("Ctrl-C stops everything.", flush=True)
     try:
         _serve(args.host, args.port)

@@ -68,6 +68,9 @@ def _server_kwargs(host: str, port: int, api_url: str | None) -> dict:
         # Passed on to tornado's Application: CSP, no framing, nosniff, the browser cookie.
         transforms=[SecurityHeaders],
         liveness=True,
+        # serve() prints the one start-up banner (with the API's address); Panel's own
+        # "Launching server at …" would be a second.
+        verbose=False,
         # A closed tab's session (its App, stores and Bokeh models) is kept until discarded; the
         # browser stops trying to reconnect after ~30 s (BokehJS: 5 attempts, 0+2+4+8+16 s), so
         # keeping it longer only raises the server's memory high-water mark

@@ -18,8 +18,10 @@ from panel.reactive import ReactiveHTML
 class AddressBar(ReactiveHTML):
     """`show(search, push)` puts '?…' in the address bar; `popped` changes on Back/Forward.
 
-    (It also gives cut-off table cells their whole text as a tooltip: one small model in the
-    page for the browser-side helpers rather than one each.)"""
+    (It also gives cut-off table cells their whole text as a tooltip, keeps Tab moving past the
+    multi-choice pickers, and keeps BokehJS from
+    sending the server's own models back to it: one small model in the page for the browser-side
+    helpers rather than one each.)"""
 
     wanted = param.String(default="", doc="'P?…' to push a history entry, 'R?…' to replace it")
     popped = param.String(default="", doc="'<n>|?…': the query string Back/Forward went to")
@@ -57,11 +59,46 @@ class AddressBar(ReactiveHTML):
               }
             };
             document.addEventListener('mouseover', state.titles, true);
+            // Chromium makes a scrolling box a Tab stop: the open list of a multi-choice picker
+            // with many options (Categories) took the focus, closed, and left the focus nowhere,
+            // so Tab never got past the picker. Its lists are skipped by Tab (still scrolled by
+            // the mouse, and by the arrow keys from the picker's input).
+            state.tabs = (event) => {
+              if (event.key !== 'Tab') { return; }
+              const path = event.composedPath ? event.composedPath() : [];
+              for (const el of path) {
+                if (el.classList && el.classList.contains('choices')) {
+                  for (const list of el.querySelectorAll('.choices__list')) {
+                    list.setAttribute('tabindex', '-1');
+                  }
+                  return;
+                }
+              }
+            };
+            document.addEventListener('keydown', state.tabs, true);
+            // BokehJS (3.9) counts every model a server patch brings (a page opened, a chart
+            // redrawn, a form shown) as made in the browser, and sends its whole definition
+            // back with the next event that mentions it (a click on that new button): the
+            // server then warns "reference already known". Models from the server are known
+            // to it, so they stop counting as new once their patch is applied.
+            const doc = view.model.document;
+            if (doc != null && !doc.spendlens_known_models) {
+              doc.spendlens_known_models = true;
+              const apply = doc.apply_json_patch.bind(doc);
+              doc.apply_json_patch = (patch, buffers) => {
+                const before = new Set(doc._new_models);
+                apply(patch, buffers);
+                for (const model of Array.from(doc._new_models)) {
+                  if (!before.has(model)) { doc._new_models.delete(model); }
+                }
+              };
+            }
         """,
         "wanted": "state.apply();",
         "remove": """
             window.removeEventListener('popstate', state.listener);
             document.removeEventListener('mouseover', state.titles, true);
+            document.removeEventListener('keydown', state.tabs, true);
         """,
     }
 

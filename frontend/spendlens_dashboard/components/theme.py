@@ -51,26 +51,24 @@ def swap_sheet_url(url: str, dark: bool) -> str:
 
 
 class ThemeSwitch(pn.viewable.Viewer):
-    """A switch labelled 'Dark'; `on_change(dark)` lets the App re-theme its charts."""
+    """A switch labelled 'Dark theme'; `on_change(dark)` lets the App re-theme its charts."""
 
     def __init__(self, on_change: Callable[[bool], None] = lambda dark: None, **params) -> None:
         super().__init__(**params)
         self.on_change = on_change
+        # Its label is the switch's own (a screen reader announces "Dark theme, switch").
         self.switch = pn.widgets.Switch(
-            value=pn.config.theme == "dark", width=40, align="center", margin=(0, 5)
+            label="Dark theme",
+            value=pn.config.theme == "dark",
+            width=140,
+            align="center",
+            margin=(0, 5, 0, 10),
+            stylesheets=[":host { color: #fff; } .bk-label { white-space: nowrap; }"],
         )
         pairs = "[" + ",".join(f'["{a}","{b}"]' for a, b in THEME_SHEETS) + "]"
         self.switch.jscallback(value=SWAP_JS.replace("PAIRS", pairs))
         self.switch.param.watch(self._changed, "value")
-        self._layout = pn.Row(
-            pn.pane.HTML(
-                '<span style="color:#fff" title="Dark theme">☾ Dark</span>',
-                align="center",
-                margin=(0, 0, 0, 10),
-            ),
-            self.switch,
-            css_classes=["theme-switch"],
-        )
+        self._layout = pn.Row(self.switch, css_classes=["theme-switch"])
 
     @property
     def dark(self) -> bool:

@@ -13,6 +13,7 @@ import pandas as pd
 import panel as pn
 
 from spendlens_dashboard import charts
+from spendlens_dashboard.components.chart_export import ChartExport, slug_of
 from spendlens_dashboard.components.kpi import KpiCards
 from spendlens_dashboard.components.loading import DelayedLoading
 from spendlens_dashboard.components.theme import bokeh_theme
@@ -21,6 +22,22 @@ from spendlens_dashboard.state import OverviewStore
 from spendlens_dashboard.state.view import first, one_of
 
 EMPTY_MESSAGE = "No transactions match these filters. Widen the date range or clear a filter."
+# What each chart's CSV holds: the columns of the frame it draws → the CSV's headers.
+SERIES_CSV = {
+    "period_start": "period_start",
+    "total_spend": "total_spend",
+    "transaction_count": "purchases",
+    "active_customers": "active_customers",
+    "days": "days",
+    "partial": "partial",
+}
+CATEGORY_CSV = {
+    "label": "category",
+    "total_spend": "total_spend",
+    "transaction_count": "purchases",
+    "share": "share",
+}
+MERCHANT_CSV = {**CATEGORY_CSV, "label": "merchant"}
 
 
 class LiveChart:
@@ -39,6 +56,7 @@ class LiveChart:
         **pane_options,
     ) -> None:
         self.chart = chart
+        self.frame: pd.DataFrame | None = None  # the data drawn last (the CSV export's)
         self.on_pick = on_pick
         self.pick = pick
         # Plot-wide settings (axis formatter, labels) come from the first element drawn, so the
@@ -69,6 +87,7 @@ class LiveChart:
             self.on_pick(label)
 
     def send(self, frame: pd.DataFrame, **options) -> None:
+        self.frame = frame
         self.pipe.send({"frame": frame, "options": options})
 
     def restyle(self, theme) -> None:
@@ -146,25 +165,59 @@ class OverviewPage(pn.viewable.Viewer):
             self.top_merchants,
         ]
         self.charts = [chart.pane for chart in self.live_charts]
+        # PNG and CSV of each chart, above it.
+        self.exports = {
+            key: ChartExport(
+                charts.TITLES[key],
+                lambda chart=chart: chart.frame,
+                columns,
+                filename=lambda key=key: self._export_name(key),
+            )
+            for key, chart, columns in (
+                ("spend_over_time", self.spend_over_time, SERIES_CSV),
+                ("spend_by_category", self.spend_by_category, CATEGORY_CSV),
+                ("category_share", self.category_share, CATEGORY_CSV),
+                ("top_merchants", self.top_merchants, MERCHANT_CSV),
+            )
+        }
         # Plain boxes, not Cards: every extra layout model is work for the browser.
         box = {"border": "1px solid var(--panel-border-color, #e0e0e0)", "border-radius": "8px"}
-        self.spend_over_time.pane.param.update(styles=box, margin=5)
         self._layout = pn.Column(
             self.period,
             self.kpis,
             self.empty,
             pn.Row(pn.HSpacer(), self.interval, sizing_mode="stretch_width"),
-            self.spend_over_time.pane,
+            pn.Column(
+                self.exports["spend_over_time"],
+                self.spend_over_time.pane,
+                styles=box,
+                sizing_mode="stretch_width",
+                margin=5,
+            ),
             self.partial_note,
             pn.FlexBox(
                 pn.Column(
-                    self.spend_by_category.pane, styles={**box, "flex": "2 1 420px"}, margin=5
+                    self.exports["spend_by_category"],
+                    self.spend_by_category.pane,
+                    styles={**box, "flex": "2 1 420px"},
+                    margin=5,
                 ),
-                pn.Column(self.category_share.pane, styles={**box, "flex": "1 1 300px"}, margin=5),
+                pn.Column(
+                    self.exports["category_share"],
+                    self.category_share.pane,
+                    styles={**box, "flex": "1 1 300px"},
+                    margin=5,
+                ),
                 sizing_mode="stretch_width",
                 margin=0,
             ),
-            pn.Column(self.top_merchants.pane, styles=box, sizing_mode="stretch_width", margin=5),
+            pn.Column(
+                self.exports["top_merchants"],
+                self.top_merchants.pane,
+                styles=box,
+                sizing_mode="stretch_width",
+                margin=5,
+            ),
             sizing_mode="stretch_width",
         )
         store.param.watch(DelayedLoading(self._layout), "loading")
@@ -183,6 +236,15 @@ class OverviewPage(pn.viewable.Viewer):
         """Only this merchant, everywhere (a click on its bar)."""
         if self.store.filters.merchants != [merchant]:
             self.store.filters.merchants = [merchant]
+
+    def _export_name(self, key: str) -> str:
+        """'spendlens-top-merchants-2026-06-01-to-2026-06-30' (without extension)."""
+        name = f"spendlens-{slug_of(charts.TITLES[key])}"
+        summary = self.store.summary
+        if summary is None:
+            return name
+        period = summary["period"]
+        return f"{name}-{period['start_date']}-to-{period['end_date']}"
 
     # -- the view in the address bar (see state/view.py) --------------------------------------
 
