@@ -11,6 +11,8 @@ from spendlens.clv.endpoints import router as clv_router
 from spendlens.customers.endpoints import router as customers_router
 from spendlens.events.endpoints import router as events_router
 from spendlens.exports.endpoints import router as exports_router
+from spendlens.health.endpoints import customer_health_router
+from spendlens.health.endpoints import router as health_router
 from spendlens.imports.endpoints import router as imports_router
 from spendlens.jobs.endpoints import router as jobs_router
 from spendlens.journey.endpoints import customer_stages_router
@@ -45,3 +47,5 @@ api_router.include_router(events_router)
 api_router.include_router(plans_router)
 api_router.include_router(customer_stages_router)
 api_router.include_router(journey_router)
+api_router.include_router(customer_health_router)
+api_router.include_router(health_router)

@@ -34,6 +34,9 @@ TENANT_TABLES = (
     "journey_pending",
     "journey_daily_transitions",
     "journey_daily_stages",
+    "health_settings",
+    "health_computations",
+    "health_scores",
 )
 TABLES = {
     "organizations",
