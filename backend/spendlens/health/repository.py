@@ -58,10 +58,20 @@ AGGREGATE_WORK_MEM = "128MB"
 
 # Per component: (value, normalised) as SQL over the columns of `raw` below; NULL = no data.
 _C = Component
+
+
+def _when_known(column: str, expression: str) -> str:
+    """`expression`, NULL when `column` is (least() and greatest() skip NULLs: guard them)."""
+    return f"CASE WHEN {column} IS NOT NULL THEN {expression} END"
+
+
 COMPONENT_SQL: dict[Component, tuple[str, str]] = {
     _C.recency: (
         "recency_days::float8",
-        f"1 - least(recency_days, {RECENCY_HORIZON_DAYS})::numeric / {RECENCY_HORIZON_DAYS}",
+        _when_known(
+            "recency_days",
+            f"1 - least(recency_days, {RECENCY_HORIZON_DAYS})::numeric / {RECENCY_HORIZON_DAYS}",
+        ),
     ),
     _C.purchase_frequency_trend: (
         "CASE WHEN recent_purchases + previous_purchases > 0 "
@@ -77,19 +87,25 @@ COMPONENT_SQL: dict[Component, tuple[str, str]] = {
     ),
     _C.login_frequency: (
         "logins::float8",
-        f"least(logins, {LOGIN_TARGET})::numeric / {LOGIN_TARGET}",
+        _when_known("logins", f"least(logins, {LOGIN_TARGET})::numeric / {LOGIN_TARGET}"),
     ),
     _C.feature_adoption: (
         "features::float8",
-        f"least(features, {FEATURE_TARGET})::numeric / {FEATURE_TARGET}",
+        _when_known("features", f"least(features, {FEATURE_TARGET})::numeric / {FEATURE_TARGET}"),
     ),
     _C.open_support_tickets: (
         "open_tickets::float8",
-        f"1 - least(open_tickets, {OPEN_TICKETS_CAP})::numeric / {OPEN_TICKETS_CAP}",
+        _when_known(
+            "open_tickets",
+            f"1 - least(open_tickets, {OPEN_TICKETS_CAP})::numeric / {OPEN_TICKETS_CAP}",
+        ),
     ),
     _C.failed_payments: (
         "failed_payments::float8",
-        f"1 - least(failed_payments, {FAILED_PAYMENTS_CAP})::numeric / {FAILED_PAYMENTS_CAP}",
+        _when_known(
+            "failed_payments",
+            f"1 - least(failed_payments, {FAILED_PAYMENTS_CAP})::numeric / {FAILED_PAYMENTS_CAP}",
+        ),
     ),
 }
 TICKET_TYPES = "('support_ticket_opened', 'support_ticket_closed')"
