@@ -42,9 +42,14 @@ WRITE_ROUTE_ROLES = {
     ("POST", "/api/v1/plans"): "analyst",
     ("POST", "/api/v1/ingest-keys"): "admin",
     ("DELETE", "/api/v1/ingest-keys/{key_id}"): "admin",
+    ("POST", "/api/v1/health/recompute"): "analyst",
+    ("PUT", "/api/v1/health/settings"): "admin",
 }
 # Write routes whose every input is optional: an allowed role gets straight to 202 with `{}`.
-NOTHING_TO_VALIDATE = {("POST", "/api/v1/segments/recompute")}
+NOTHING_TO_VALIDATE = {
+    ("POST", "/api/v1/segments/recompute"),
+    ("POST", "/api/v1/health/recompute"),
+}
 ROLE_RANK = {"viewer": 0, "analyst": 1, "admin": 2}
 
 
