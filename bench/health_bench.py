@@ -54,7 +54,7 @@ def generate(cur, org_id: int, customers: int, transactions: int, events: int) -
     cur.execute(
         """
         INSERT INTO events (org_id, event_id, customer_id, type, occurred_at, properties)
-        SELECT %(org)s, gen_random_uuid(), %(first)s + (g * 7919) %% %(n)s, kind,
+        SELECT %(org)s, gen_random_uuid(), %(first)s + (g::bigint * 7919) %% %(n)s, kind,
             TIMESTAMPTZ '2026-07-01 00:00+00' - random() * INTERVAL '365 days',
             CASE kind
                 WHEN 'feature_used' THEN jsonb_build_object('feature', 'f' || g %% 8)

@@ -15,8 +15,8 @@ from spendlens.health.tasks import schedule_nightly_recomputes  # noqa: F401 (re
 from spendlens.jobs.queue import queue
 from spendlens.kit.dates import today_utc
 from spendlens.models import Job
-from spendlens.tenancy import set_org
 from tests.builders import create_org, create_user, headers_for
+from tests.conftest import as_app_role
 from tests.health.helpers import HEALTH, run_health_job_here
 from tests.imports.helpers import run_job_here, upload
 
@@ -111,13 +111,18 @@ def test_event_batches_queue_one_recompute_at_a_time(client, session, connection
     assert body["customers"] == 2
 
 
-def test_the_nightly_schedule_queues_every_organisation(session, connection):
+def test_the_nightly_schedule_queues_every_organisation(session, connection, app_role):
+    """As the application role (row-level security), one organisation at a time."""
     org = create_org(session)
+    session.commit()
     day = today_utc() - timedelta(days=1)
-    queued = queue_nightly_recomputes(connection, day)
+    with as_app_role(connection, app_role):
+        queued = queue_nightly_recomputes(connection, day)
     count = connection.execute(text("SELECT count(*) FROM organizations")).scalar_one()
-    assert queued == count
-    set_org(connection, org.id)
+    per_org = connection.execute(
+        text("SELECT count(DISTINCT org_id) FROM jobs WHERE kind = 'health'")
+    ).scalar_one()
+    assert queued == count == per_org
     (job,) = health_jobs(session, org.id)
     assert job.params == {"as_of": day.isoformat(), "trigger": "schedule"}
     assert "health.schedule_nightly" in queue.tasks
