@@ -10,6 +10,7 @@ components, weights, contributions, score and band are all computed in the same 
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time, timedelta, UTC
 from typing import Any
 
@@ -143,7 +144,7 @@ def _scores_sql() -> str:
         for name in names
     )
     return f"""
-WITH tracks AS (
+WITH tracks AS MATERIALIZED (
     SELECT
         EXISTS (SELECT 1 FROM events WHERE org_id = :org AND type = 'login'
                 AND occurred_at < :day_end) AS logins,
@@ -193,7 +194,7 @@ WITH tracks AS (
     WHERE org_id = :org AND type = 'payment_failed'
       AND occurred_at >= :failed_start AND occurred_at < :day_end
     GROUP BY customer_id
-), raw AS (
+), raw AS MATERIALIZED (
     SELECT c.id AS customer_id,
         CAST(:as_of AS date) - (last.occurred_at AT TIME ZONE 'UTC')::date AS recency_days,
         coalesce(p.recent_purchases, 0) AS recent_purchases,
@@ -218,18 +219,18 @@ WITH tracks AS (
     LEFT JOIN tickets t ON t.customer_id = c.id
     LEFT JOIN failures fp ON fp.customer_id = c.id
     WHERE c.org_id = :org
-), measured AS (
+), measured AS MATERIALIZED (
     SELECT customer_id,
 {measured}
     FROM raw
-), weighted AS (
+), weighted AS MATERIALIZED (
     SELECT *, ({total_weight}) AS total_weight FROM measured
-), contributed AS (
+), contributed AS MATERIALIZED (
     SELECT *,
 {contributions}
     FROM weighted
     WHERE total_weight > 0
-), scored AS (
+), scored AS MATERIALIZED (
     SELECT *, least(100, greatest(0, {score}))::float8 AS score FROM contributed
 )
 SELECT customer_id, score,
@@ -312,22 +313,28 @@ def store_computation(
         {"org": org_id, "as_of": as_of, "version": settings_version, "job_id": job_id},
     ).one()
     params = _params(org_id, currency, as_of, weights, bands)
+    # Computed into a temporary table first: PostgreSQL runs CREATE TABLE AS with parallel
+    # workers, INSERT … SELECT without them (the same choice as the RFM snapshot).
+    scored = f"health_rows_{uuid.uuid4().hex[:12]}"
+    conn.execute(text(f"CREATE TEMPORARY TABLE {scored} ON COMMIT DROP AS {SCORES_SQL}"), params)
     inserted = conn.execute(
         text(f"""
             INSERT INTO health_scores (org_id, computation_id, customer_id, as_of, score, band,
                 components, settings_version, computed_at)
             SELECT :org, :computation_id, s.customer_id, :as_of, s.score, s.band, s.components,
                 :version, :computed_at
-            FROM ({SCORES_SQL}) s
+            FROM {scored} s
             ORDER BY s.customer_id
             """),
         {
-            **params,
+            "org": org_id,
+            "as_of": as_of,
             "computation_id": computation.id,
             "version": settings_version,
             "computed_at": computation.computed_at,
         },
     ).rowcount
+    conn.exec_driver_sql(f"DROP TABLE {scored}")
     total = conn.execute(
         select(func.count()).select_from(Customer).where(Customer.org_id == org_id)
     ).scalar_one()
