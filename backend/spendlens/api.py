@@ -12,6 +12,8 @@ from spendlens.clv.endpoints import router as clv_router
 from spendlens.customers.endpoints import router as customers_router
 from spendlens.events.endpoints import router as events_router
 from spendlens.exports.endpoints import router as exports_router
+from spendlens.health.endpoints import customer_health_router
+from spendlens.health.endpoints import router as health_router
 from spendlens.imports.endpoints import router as imports_router
 from spendlens.jobs.endpoints import router as jobs_router
 from spendlens.journey.endpoints import customer_stages_router
@@ -51,3 +53,5 @@ api_router.include_router(journey_router)
 api_router.include_router(models_router)
 api_router.include_router(customer_prediction_router)
 api_router.include_router(alerts_router)
+api_router.include_router(customer_health_router)
+api_router.include_router(health_router)

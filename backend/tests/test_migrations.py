@@ -41,6 +41,9 @@ TENANT_TABLES = (
     "alert_rule_states",
     "alerts",
     "alert_deliveries",
+    "health_settings",
+    "health_computations",
+    "health_scores",
 )
 TABLES = {
     "organizations",

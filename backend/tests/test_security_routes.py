@@ -50,11 +50,14 @@ WRITE_ROUTE_ROLES = {
     ("POST", "/api/v1/alerts/evaluate"): "analyst",
     ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): "analyst",
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): "analyst",
+    ("POST", "/api/v1/health/recompute"): "analyst",
+    ("PUT", "/api/v1/health/settings"): "admin",
 }
 # Write routes whose every input is optional: an allowed role gets straight to 202 with `{}`.
 NOTHING_TO_VALIDATE = {
     ("POST", "/api/v1/segments/recompute"),
     ("POST", "/api/v1/alerts/evaluate"),
+    ("POST", "/api/v1/health/recompute"),
 }
 ROLE_RANK = {"viewer": 0, "analyst": 1, "admin": 2}
 

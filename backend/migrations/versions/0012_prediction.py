@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 from spendlens.tenancy import drop_row_security_sql, row_security_sql
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -37,8 +37,9 @@ def list_customers(
         Query(
             description=(
                 "`name`, `signup`, `total_spend`, `last_purchase`, or `clv` / `p_alive` from "
-                "the latest CLV fit; a leading `-` for descending. Customers without a signup "
-                "date, purchase or CLV estimate come last."
+                "the latest CLV fit, or `health_score` from the latest health computation; a "
+                "leading `-` for descending. Customers without a signup date, purchase, CLV "
+                "estimate or health score come last."
             )
         ),
     ] = CustomerSort.name_asc,

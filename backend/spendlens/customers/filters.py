@@ -1,5 +1,5 @@
 """The filter set of the customer list: text search, countries, signup range, lifecycle stages,
-RFM segments."""
+RFM segments, health bands."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from fastapi import Depends, Query
 from pydantic import Field
 from sqlalchemy import ColumnElement, or_
 
+from spendlens.health.definitions import Band
+from spendlens.health.repository import latest_band_members
 from spendlens.kit.dates import Day
 from spendlens.errors import Unprocessable
 from spendlens.kit.sql import contains_pattern
@@ -28,6 +30,7 @@ class CustomerFilters:
     signup_to: date | None = None
     lifecycle_stages: tuple[LifecycleStage, ...] = ()
     segments: tuple[Segment, ...] = ()
+    health_bands: tuple[Band, ...] = ()
 
 
 def filter_conditions(filters: CustomerFilters, org_id: int) -> list[ColumnElement[bool]]:
@@ -53,6 +56,9 @@ def filter_conditions(filters: CustomerFilters, org_id: int) -> list[ColumnEleme
     if filters.segments:
         members = latest_segment_members(org_id, [s.value for s in filters.segments])
         conditions.append(Customer.id.in_(members))
+    if filters.health_bands:
+        in_bands = latest_band_members(org_id, [b.value for b in filters.health_bands])
+        conditions.append(Customer.id.in_(in_bands))
     return conditions
 
 
@@ -87,6 +93,15 @@ def customer_filters(
             )
         ),
     ] = None,
+    health_band: Annotated[
+        list[Band] | None,
+        Query(
+            description=(
+                "Health band in the latest health computation (see /api/v1/health); repeat "
+                "for several. Customers without a score never match"
+            )
+        ),
+    ] = None,
 ) -> CustomerFilters:
     if signup_from and signup_to and signup_to < signup_from:
         raise Unprocessable("signup_to is before signup_from", loc=("query", "signup_to"))
@@ -97,6 +112,7 @@ def customer_filters(
         signup_to=signup_to,
         lifecycle_stages=tuple(dict.fromkeys(lifecycle_stage or ())),
         segments=tuple(dict.fromkeys(segment or ())),
+        health_bands=tuple(dict.fromkeys(health_band or ())),
     )
 
 

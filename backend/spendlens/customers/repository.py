@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from spendlens.clv import repository as clv_repository
 from spendlens.customers.filters import CustomerFilters, filter_conditions
 from spendlens.customers.schemas import CustomerSort
+from spendlens.health import repository as health_repository
 from spendlens.metrics.definitions import TOTAL_SPEND, TRANSACTION_COUNT
 from spendlens.models import Customer, Transaction
 from spendlens.models.rules import is_purchase
@@ -103,6 +104,8 @@ def _sort_keys(org_id: int, currency: str, sort: CustomerSort) -> Subquery | Non
         scope = (t.org_id == org_id, t.currency == currency, is_purchase(t))
     elif sort in _CLV_SORTS:
         return clv_repository.latest_estimates(org_id, name="keys")
+    elif sort in (CustomerSort.health_score_asc, CustomerSort.health_score_desc):
+        return health_repository.latest_scores(org_id, name="keys")
     else:
         return None
     return select(t.customer_id, figure).where(*scope).group_by(t.customer_id).subquery("keys")
@@ -127,6 +130,10 @@ def _order_by(sort: CustomerSort, keys: Subquery | None) -> tuple[ColumnElement,
         return keys.c.last_purchase.asc().nulls_last(), Customer.id.asc()
     if sort is CustomerSort.last_purchase_desc:
         return keys.c.last_purchase.desc().nulls_last(), Customer.id.desc()
+    if sort is CustomerSort.health_score_asc:
+        return keys.c.health_score.asc().nulls_last(), Customer.id.asc()
+    if sort is CustomerSort.health_score_desc:
+        return keys.c.health_score.desc().nulls_last(), Customer.id.desc()
     figure, descending = _CLV_SORTS[sort]
     if descending:
         return keys.c[figure].desc().nulls_last(), Customer.id.desc()
@@ -173,14 +180,22 @@ def list_page(
     totals = customer_totals(org_id, currency, on_page)
     segments = segments_repository.latest_segments(org_id, on_page)
     estimates = clv_repository.latest_estimates(org_id, name="estimates")
+    health = health_repository.latest_scores(org_id, name="health")
     query = (
         _profile_with_totals(totals)
-        .add_columns(segments.c.segment, estimates.c.clv, estimates.c.p_alive)
+        .add_columns(
+            segments.c.segment,
+            estimates.c.clv,
+            estimates.c.p_alive,
+            health.c.health_score,
+            health.c.health_band,
+        )
         .select_from(page)
         .join(Customer, (Customer.org_id == org_id) & (Customer.id == page.c.customer_id))
         .outerjoin(totals, totals.c.customer_id == Customer.id)
         .outerjoin(segments, segments.c.customer_id == Customer.id)
         .outerjoin(estimates, estimates.c.customer_id == Customer.id)
+        .outerjoin(health, health.c.customer_id == Customer.id)
         .order_by(page.c.position)
     )
     return [dict(row) for row in session.execute(query).mappings()]

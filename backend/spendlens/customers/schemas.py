@@ -46,6 +46,9 @@ class CustomerSort(str, Enum):
     clv_desc = "-clv"
     p_alive_asc = "p_alive"
     p_alive_desc = "-p_alive"
+    # From the latest health computation (spendlens.health); customers without a score last.
+    health_score_asc = "health_score"
+    health_score_desc = "-health_score"
 
 
 class CustomerOut(BaseModel):
@@ -79,6 +82,13 @@ class CustomerListItem(CustomerOut):
     )
     p_alive: float | None = Field(
         default=None, description="Probability of being alive from the latest CLV fit"
+    )
+    health_score: float | None = Field(
+        default=None, description="0–100 in the latest health computation (null: not scored)"
+    )
+    health_band: str | None = Field(
+        default=None,
+        description="`healthy`, `at_risk` or `critical` in the latest health computation",
     )
 
 

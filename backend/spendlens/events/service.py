@@ -23,6 +23,7 @@ from spendlens.events import metrics, repository
 from spendlens.events.repository import EventFilters, NewCustomer
 from spendlens.events.schemas import EventOut, EventStatus
 from spendlens.kit import fastjson
+from spendlens.health import service as health
 from spendlens.journey import service as journey
 from spendlens.events.validation import (
     MAX_EVENTS_PER_BATCH,
@@ -249,6 +250,9 @@ def ingest(session: Session, org_id: int, raw_events: list[Any]) -> IngestResult
     if touched:
         # Stages are derived by the journey's job, queued here with the stored events.
         journey.stages_changed(session.connection(), org_id, touched)
+        # Health reads the event log too: one recompute waits per organisation, however many
+        # batches arrive meanwhile.
+        health.queue_recompute_once(session.connection(), org_id, trigger="events")
     metrics.observe_batch(outcomes, time.perf_counter() - started)
     return IngestResult(
         results=[r for r in results if r is not None],

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from spendlens.health.service import queue_recompute_once as queue_health_recompute
 from spendlens.imports import repository
 from spendlens.imports.formats import plan_source
 from spendlens.imports.schemas import ImportFormat, ImportKind, ImportMode
@@ -84,6 +85,12 @@ def execute_import(conn: Connection, job: JobRecord, progress: Progress) -> JobO
     if new and options.kind is ImportKind.transactions:
         # New transactions move customers between RFM segments: recompute once this commits.
         result["rfm_job_id"] = queue_segments_recompute(
+            conn, job.org_id, trigger="import", import_job_id=job.id
+        )
+    if new and options.kind in (ImportKind.transactions, ImportKind.customers):
+        # New purchases or customers change health: one recompute of today (UTC) once this
+        # commits, unless one is already waiting.
+        result["health_job_id"] = queue_health_recompute(
             conn, job.org_id, trigger="import", import_job_id=job.id
         )
     result.update(

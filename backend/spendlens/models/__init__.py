@@ -11,6 +11,7 @@ from spendlens.models.base import Base
 from spendlens.models.clv import ClvEstimate, ClvFit
 from spendlens.models.customer import Customer, Merchant
 from spendlens.models.events import Event, EventId, IngestKey
+from spendlens.models.health import HEALTH_BANDS, HealthComputation, HealthScore, HealthSettings
 from spendlens.models.job import Job
 from spendlens.models.journey import (
     CustomerMilestones,
@@ -41,6 +42,10 @@ __all__ = [
     "CustomerStage",
     "Event",
     "EventId",
+    "HEALTH_BANDS",
+    "HealthComputation",
+    "HealthScore",
+    "HealthSettings",
     "IngestKey",
     "Invoice",
     "Invitation",

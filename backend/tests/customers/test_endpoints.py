@@ -154,10 +154,13 @@ class TestListCustomers:
             "segment",
             "clv",
             "p_alive",
+            "health_score",
+            "health_band",
         }
         assert isinstance(first["total_spend"], str)
-        # No RFM snapshot and no CLV fit yet in the demo data.
+        # No RFM snapshot, CLV fit or health computation yet in the demo data.
         assert (first["segment"], first["clv"], first["p_alive"]) == (None, None, None)
+        assert (first["health_score"], first["health_band"]) == (None, None)
 
     @pytest.mark.parametrize("needle", ["sMiTh", "ASHLEY.J", "c00012", "JOHNSON1"])
     def test_search_is_case_insensitive_over_name_email_and_external_id(
