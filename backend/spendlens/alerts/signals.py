@@ -1,9 +1,10 @@
 """What a rule is evaluated on, per customer: the signals the health recompute and the churn model
 produce. `spend_drop` is not among them: the evaluation computes it from the transactions.
 
-`load_signals` is the one place that reads them for the `alerts.evaluate` job. Until the health
-scores and churn predictions are stored, no source is set and the job evaluates `spend_drop` rules
-only; the module that stores them points the job at its tables with `set_signal_source`.
+`load_signals` is the one place that reads them for the `alerts.evaluate` job. The source is the
+stored health scores (`health_signals`: the latest computation and the one before it). Churn
+probabilities are not stored per customer yet (models score the test cutoff, and one customer on
+demand), so `churn_probability` rules are not met until a scoring job stores them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,38 @@ def no_signals(conn: Connection, org_id: int) -> Iterable[CustomerSignals]:
     return ()
 
 
-_source: SignalSource = no_signals
+_HEALTH_SIGNALS = text("""
+    WITH latest AS (
+        SELECT id, row_number() OVER (ORDER BY as_of DESC) AS n
+        FROM health_computations
+        WHERE org_id = :org_id
+        ORDER BY as_of DESC
+        LIMIT 2
+    )
+    SELECT cur.customer_id, cur.score, cur.band, prev.score AS previous_score
+    FROM health_scores cur
+    JOIN latest l ON l.n = 1 AND cur.computation_id = l.id
+    LEFT JOIN latest lp ON lp.n = 2
+    LEFT JOIN health_scores prev
+        ON prev.org_id = cur.org_id AND prev.computation_id = lp.id
+        AND prev.customer_id = cur.customer_id
+    WHERE cur.org_id = :org_id
+""")
+
+
+def health_signals(conn: Connection, org_id: int) -> Iterable[CustomerSignals]:
+    """Every customer scored by the organisation's latest health computation, with the score of
+    the computation before it (None for a customer it did not score, or when there is none)."""
+    for row in conn.execute(_HEALTH_SIGNALS, {"org_id": org_id}):
+        yield CustomerSignals(
+            row.customer_id,
+            health_score=row.score,
+            previous_health_score=row.previous_score,
+            health_band=row.band,
+        )
+
+
+_source: SignalSource = health_signals
 
 
 def set_signal_source(source: SignalSource) -> None:

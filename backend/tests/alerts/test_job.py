@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 
 from spendlens.alerts.job import execute_evaluation
 from spendlens.alerts.service import JOB_KIND, queue_evaluation
-from spendlens.alerts.signals import CustomerSignals, no_signals, set_signal_source
+from spendlens.alerts.signals import CustomerSignals, health_signals, set_signal_source
 from spendlens.jobs.registry import find_kind
 from spendlens.jobs.runner import JobRecord, Progress
 from spendlens.models import Alert, Job
@@ -46,7 +46,7 @@ def test_the_job_evaluates_the_signals_of_the_source_and_queues_delivery(
                 conn, record, Progress(progress_connection, shop.org.id, job_id)
             )
     finally:
-        set_signal_source(no_signals)
+        set_signal_source(health_signals)
 
     assert seen == [shop.org.id]
     assert outcome.state == "succeeded"
